@@ -1,0 +1,25 @@
+"""The demo's network and the files a Nix build would produce for it."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from nixtest_tui.guests.image import GuestImage
+from nixtest_tui.guests.startscript import write_network
+from nixtest_tui.guests.topology import MachineSpec, Topology
+
+TOPOLOGY = Topology((
+    MachineSpec("client", vlans=(1, 2)),
+    MachineSpec("outsider", vlans=(2,)),
+    MachineSpec("server", vlans=(1,)),
+))
+
+
+def test_script_text() -> str:
+    return resources.files(__package__).joinpath("echo-test.py").read_text()
+
+
+def write_demo(image: GuestImage, accelerator: str, out_dir: Path) -> Path:
+    """Start scripts, test script and driver configuration in `out_dir`; returns the config."""
+    return write_network(TOPOLOGY, image, accelerator, out_dir, test_script_text())

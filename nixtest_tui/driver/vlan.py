@@ -1,0 +1,87 @@
+"""One virtual LAN: a `vde_switch --hub` whose control socket the VMs plug into.
+
+As upstream, the socket directory is exported as `QEMU_VDE_SOCKET_<nr>` in the driver's own
+environment, which every start script inherits. Upstream also plugs a tap device into the
+switch for nspawn containers; that needs CAP_NET_ADMIN and a network namespace of its own, so
+it is left to the containers backend.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from nixtest_tui.driver.errors import VLanError
+from nixtest_tui.driver.process import spawn, terminate
+
+READY_LINE = "1000 Success"
+READY_TIMEOUT = 5.0
+
+
+class VLan:
+    """A running switch; `start()` returns only once the switch answered on its stdin."""
+
+    def __init__(self, nr: int, tmp_dir: Path) -> None:
+        self.nr = nr
+        self.socket_dir = tmp_dir / f"vde{nr}.ctl"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Vlan Nr. {self.nr}>"
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def start(self) -> None:
+        binary = shutil.which("vde_switch")
+        if binary is None:
+            raise VLanError("vde_switch is not installed: install Debian's vde2 (./dev setup)")
+        shutil.rmtree(self.socket_dir, ignore_errors=True)  # a stale socket breaks the switch
+        os.environ[f"QEMU_VDE_SOCKET_{self.nr}"] = str(self.socket_dir)
+        self.process = spawn(
+            [binary, "--sock", str(self.socket_dir), "--dirmode", "0700", "--hub"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        )
+        self._await_ready()
+        if not (self.socket_dir / "ctl").exists():
+            self.stop()
+            raise VLanError(f"vde_switch for VLAN {self.nr} made no socket in {self.socket_dir}")
+
+    def _await_ready(self) -> None:
+        assert self.process and self.process.stdin and self.process.stdout
+        self.process.stdin.write(b"showinfo\n")
+        self.process.stdin.flush()
+        deadline = time.monotonic() + READY_TIMEOUT
+        seen = b""
+        fd = self.process.stdout.fileno()
+        while READY_LINE.encode() not in seen:
+            remaining = deadline - time.monotonic()
+            readable, _, _ = select.select([fd], [], [], max(remaining, 0))
+            chunk = os.read(fd, 4096) if readable else b""
+            if not chunk:
+                self.stop()
+                raise VLanError(
+                    f"vde_switch for VLAN {self.nr} did not answer `showinfo` within "
+                    f"{READY_TIMEOUT:.0f} s (output so far: {seen.decode(errors='replace')!r})"
+                )
+            seen += chunk
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.stdin:
+            self.process.stdin.close()  # EOF on stdin makes the switch clean up and exit
+        try:
+            self.process.wait(2.0)
+        except subprocess.TimeoutExpired:
+            terminate(self.process, grace=2.0)
+        if self.process.stdout:
+            self.process.stdout.close()
+        self.process = None
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
+        os.environ.pop(f"QEMU_VDE_SOCKET_{self.nr}", None)

@@ -1,0 +1,250 @@
+"""The "tiny" guest flavour: a stock Debian kernel plus busybox and bash in an initramfs.
+
+It boots in ~3 s under TCG and honours the NixOS test-guest contract (serial console on ttyS0,
+backdoor root shell on hvc0, 9p shares, one NIC per VLAN, /etc/hosts, a systemctl stand-in).
+The guest's own scripts live in `tiny/rootfs/`; this module only assembles them with the
+Debian binaries into a reproducible newc archive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from nixtest_tui.guests import cache, cpio, debs, kernel
+from nixtest_tui.guests.cpio import Entry
+from nixtest_tui.guests.errors import GuestBuildError
+from nixtest_tui.guests.image import GuestImage
+
+Progress = Callable[[str], None]
+
+RECIPE_ROOT = Path(__file__).parent / "tiny" / "rootfs"
+PACKAGES = ["busybox-static", "bash-static"]
+MODULES = [
+    "virtio_pci", "virtio_console", "virtio_net", "virtio-rng", "9pnet_virtio", "9p", "bochs",
+]
+MEMORY_MB = 256
+KEEP_IMAGES = 3  # older builds beyond this many are deleted (each is ~75 MB)
+_BUILDER_SOURCES = [Path(__file__), Path(cpio.__file__), Path(kernel.__file__)]
+
+
+def recipe_key(packages: list[debs.Package]) -> str:
+    """Content hash of everything that decides the image's bytes."""
+    extra = [str(p) for p in packages] + MODULES
+    return cache.recipe_hash(_BUILDER_SOURCES, [RECIPE_ROOT], extra)
+
+
+def _recipe_only_key() -> str:
+    return cache.recipe_hash(_BUILDER_SOURCES, [RECIPE_ROOT], MODULES)
+
+
+def ensure_tiny(progress: Progress = lambda _msg: None, rebuild: bool = False) -> GuestImage:
+    """Return the cached tiny image for today's package versions, building it when missing.
+
+    When apt cannot resolve versions (no package lists, offline), an image built earlier from
+    the same recipe is used rather than failing.
+    """
+    guests_dir = cache.cache_root() / "guests"
+    with cache.locked(guests_dir):
+        try:
+            packages = _resolve_packages(guests_dir)
+        except GuestBuildError:
+            fallback = _newest_with_recipe(guests_dir, _recipe_only_key())
+            if fallback is None or rebuild:
+                raise
+            progress(f"apt cannot resolve package versions; using the cached {fallback.directory}")
+            return fallback
+        directory = guests_dir / f"tiny-{recipe_key(packages)[:16]}"
+        if (directory / "manifest.json").exists() and not rebuild:
+            progress(f"tiny guest image cached in {directory}")
+            return GuestImage.load(directory)
+        return _build(directory, packages, progress)
+
+
+def _resolve_packages(guests_dir: Path) -> list[debs.Package]:
+    """Today's versions; memoised until the apt lists change (each apt-cache call takes ~0.5 s)."""
+    memo = guests_dir / "resolved.json"
+    stamp = debs.lists_stamp()
+    try:
+        saved = json.loads(memo.read_text())
+        if stamp and saved["stamp"] == stamp:
+            return [debs.Package(name, version) for name, version in saved["packages"]]
+    except (OSError, ValueError, KeyError):
+        pass
+    packages = debs.resolve([debs.kernel_package_name(), *PACKAGES])
+    pairs = [[p.name, p.version] for p in packages]
+    memo.write_text(json.dumps({"stamp": stamp, "packages": pairs}))
+    return packages
+
+
+def _newest_with_recipe(guests_dir: Path, recipe: str) -> GuestImage | None:
+    found = []
+    for manifest in guests_dir.glob("tiny-*/manifest.json"):
+        image = GuestImage.load(manifest.parent)
+        if image.manifest.get("recipe") == recipe:
+            found.append((manifest.stat().st_mtime, image))
+    return max(found, key=lambda pair: pair[0])[1] if found else None
+
+
+def _build(directory: Path, packages: list[debs.Package], progress: Progress) -> GuestImage:
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="nixtest-guest-"))
+    staging = directory.with_name(directory.name + ".partial")
+    try:
+        unpacked = {}
+        for step, package in enumerate(packages, start=1):
+            progress(f"[{step}/{len(packages) + 3}] fetching {package}")
+            deb = debs.fetch(package, cache.cache_root() / "debs")
+            unpacked[package.name] = debs.unpack(deb, work / package.name)
+        kernel_tree = unpacked[packages[0].name]
+        release = _kernel_release(kernel_tree)
+
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        progress(f"[{len(packages) + 1}/{len(packages) + 3}] extracting vmlinux {release}")
+        kernel_size = kernel.write_vmlinux(
+            kernel_tree / "boot" / f"vmlinuz-{release}", staging / "vmlinux"
+        )
+
+        progress(f"[{len(packages) + 2}/{len(packages) + 3}] collecting kernel modules")
+        modules = _module_entries(kernel_tree, release, work / "depmod")
+
+        progress(f"[{len(packages) + 3}/{len(packages) + 3}] writing the initramfs")
+        entries = _base_entries(unpacked["busybox-static"], unpacked["bash-static"]) + modules
+        epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
+        with open(staging / "initrd", "wb") as out:
+            cpio.write_newc(out, _ordered(entries), mtime=epoch)
+
+        image = GuestImage("tiny", directory, {
+            "flavour": "tiny",
+            "recipe": _recipe_only_key(),
+            "kernel_release": release,
+            "packages": {p.name: p.version for p in packages},
+            "modules": MODULES,
+            "memory_mb": MEMORY_MB,
+            "vmlinux_bytes": kernel_size,
+            "initrd_bytes": (staging / "initrd").stat().st_size,
+            "build_seconds": round(time.monotonic() - started, 2),
+        })
+        GuestImage(image.flavour, staging, image.manifest).save_manifest()
+        shutil.rmtree(directory, ignore_errors=True)
+        staging.rename(directory)
+        _prune_old_images(guests_dir=directory.parent, keep=KEEP_IMAGES)
+        progress(f"built the tiny guest in {image.manifest['build_seconds']} s: {directory}")
+        return image
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _prune_old_images(guests_dir: Path, keep: int) -> None:
+    images = sorted(guests_dir.glob("tiny-*/manifest.json"), key=lambda p: p.stat().st_mtime)
+    for manifest in images[:-keep]:
+        shutil.rmtree(manifest.parent, ignore_errors=True)
+
+
+def _kernel_release(kernel_tree: Path) -> str:
+    releases = [p.name for p in (kernel_tree / "lib" / "modules").iterdir()]
+    if len(releases) != 1:
+        raise GuestBuildError(f"expected one kernel release in the package, found {releases}")
+    return releases[0]
+
+
+def _module_entries(kernel_tree: Path, release: str, depmod_root: Path) -> list[Entry]:
+    """The wanted modules and everything they depend on, with depmod's index files."""
+    source = kernel_tree / "lib" / "modules" / release
+    by_name = {p.stem.replace("-", "_"): p for p in source.rglob("*.ko")}
+    wanted: list[Path] = []
+    pending = [name.replace("-", "_") for name in MODULES]
+    while pending:
+        name = pending.pop()
+        if name in (p.stem.replace("-", "_") for p in wanted):
+            continue
+        if name not in by_name:
+            raise GuestBuildError(f"kernel {release} has no module {name}")
+        wanted.append(by_name[name])
+        pending.extend(dep.replace("-", "_") for dep in _module_depends(by_name[name]) if dep)
+
+    target = depmod_root / "lib" / "modules" / release
+    for module in wanted:
+        destination = target / module.relative_to(source)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(module, destination)
+    for index in ("modules.order", "modules.builtin", "modules.builtin.modinfo"):
+        if (source / index).exists():
+            shutil.copyfile(source / index, target / index)
+    _run(["depmod", "-b", str(depmod_root), release], "depmod (package kmod)")
+    prefix = f"lib/modules/{release}"
+    return [
+        Entry.file(f"{prefix}/{path.relative_to(target).as_posix()}", path.read_bytes())
+        for path in sorted(target.rglob("*"))
+        if path.is_file()
+    ]
+
+
+def _module_depends(module: Path) -> list[str]:
+    output = _run(["modinfo", "-F", "depends", str(module)], "modinfo (package kmod)")
+    return output.strip().split(",") if output.strip() else []
+
+
+def _run(command: list[str], what: str) -> str:
+    tool = shutil.which(command[0]) or shutil.which(command[0], path="/usr/sbin:/sbin")
+    if tool is None:
+        raise GuestBuildError(f"{what} is missing; run ./dev setup or apt-get install kmod")
+    result = subprocess.run([tool, *command[1:]], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise GuestBuildError(f"{what} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def _base_entries(busybox_tree: Path, bash_tree: Path) -> list[Entry]:
+    busybox = busybox_tree / "bin" / "busybox"
+    entries = [
+        Entry.file("bin/busybox", busybox.read_bytes(), 0o755),
+        Entry.file("bin/bash", (bash_tree / "bin" / "bash-static").read_bytes(), 0o755),
+        Entry.symlink("bin/sh", "bash"),
+        Entry.char_device("dev/console", 5, 1),
+        Entry.char_device("dev/null", 1, 3, 0o666),
+    ]
+    entries += [Entry.directory(d) for d in ("proc", "sys", "dev", "run", "mnt", "var/log")]
+    entries += [Entry.directory("tmp", 0o1777), Entry.directory("root", 0o700)]
+    entries += _recipe_entries()
+    taken = {entry.path for entry in entries}
+    taken_names = {path.rsplit("/", 1)[-1] for path in taken}
+    applets = _run([str(busybox), "--list-full"], "busybox --list-full").split()
+    for applet in applets:
+        # our own scripts (timeout, nc, poweroff, ...) replace busybox's applets of that name
+        if applet not in taken and applet.rsplit("/", 1)[-1] not in taken_names:
+            entries.append(Entry.symlink(applet, "/bin/busybox"))
+    return entries
+
+
+def _recipe_entries() -> list[Entry]:
+    entries = []
+    for path in sorted(RECIPE_ROOT.rglob("*")):
+        relative = path.relative_to(RECIPE_ROOT).as_posix()
+        if path.is_symlink():
+            entries.append(Entry.symlink(relative, os.readlink(path)))
+        elif path.is_dir():
+            entries.append(Entry.directory(relative))
+        else:
+            executable = os.stat(path).st_mode & stat.S_IXUSR
+            entries.append(Entry.file(relative, path.read_bytes(), 0o755 if executable else 0o644))
+    return entries
+
+
+def _ordered(entries: list[Entry]) -> list[Entry]:
+    """Directories before their contents, each path once, in a stable order."""
+    by_path: dict[str, Entry] = {}
+    for entry in entries:
+        by_path.setdefault(entry.path, entry)
+    for directory in cpio.parents_first(by_path):
+        by_path.setdefault(directory, Entry.directory(directory))
+    return sorted(by_path.values(), key=lambda e: (e.path.count("/"), e.path))

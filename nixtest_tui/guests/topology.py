@@ -1,0 +1,79 @@
+"""A small description of a test network: machines, their VLANs and QEMU knobs.
+
+Node numbers follow nixpkgs' network.nix: all machine names sorted, numbered from 1. Addresses
+and MACs derive from (vlan, node), so every guest can compute every other guest's address.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+class TopologyError(ValueError):
+    """The topology is not one we can turn into start scripts; the message names the field."""
+
+
+@dataclass(frozen=True)
+class MachineSpec:
+    name: str
+    vlans: tuple[int, ...] = (1,)
+    memory_mb: int | None = None
+    qemu_options: tuple[str, ...] = ()
+    kernel_params: str = ""
+
+
+@dataclass(frozen=True)
+class Topology:
+    machines: tuple[MachineSpec, ...]
+    restrict_network: bool = True
+    global_timeout: int = 3600
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names = [m.name for m in self.machines]
+        if not names:
+            raise TopologyError("a topology needs at least one machine")
+        if len(set(names)) != len(names):
+            raise TopologyError(f"machine names must be unique: {names}")
+        if len(names) > 254:
+            raise TopologyError("at most 254 machines fit the 192.168.<vlan>.<node> scheme")
+        for machine in self.machines:
+            if not _NAME.match(machine.name):
+                raise TopologyError(
+                    f"machine name {machine.name!r}: use letters, digits, '-' and '_'"
+                )
+            for vlan in machine.vlans:
+                if not 1 <= vlan <= 255:
+                    raise TopologyError(f"{machine.name}: VLAN {vlan} is outside 1..255")
+
+    @property
+    def vlans(self) -> list[int]:
+        """Every VLAN used by some machine, deduplicated and sorted (the config's `vlans`)."""
+        return sorted({vlan for m in self.machines for vlan in m.vlans})
+
+    def node_number(self, name: str) -> int:
+        return sorted(m.name for m in self.machines).index(name) + 1
+
+    def hosts_entries(self) -> list[tuple[str, int, int]]:
+        """(name, first vlan, node) for every machine with a VLAN: its /etc/hosts line."""
+        return [
+            (m.name, m.vlans[0], self.node_number(m.name))
+            for m in sorted(self.machines, key=lambda m: m.name)
+            if m.vlans
+        ]
+
+
+def mac_address(vlan: int, node: int) -> str:
+    return f"52:54:00:12:{vlan:02x}:{node:02x}"
+
+
+def ipv4_address(vlan: int, node: int) -> str:
+    return f"192.168.{vlan}.{node}"
+
+
+def ipv6_address(vlan: int, node: int) -> str:
+    """As network.nix writes it: the decimal numbers pasted into the hex groups."""
+    return f"2001:db8:{vlan}::{node}"

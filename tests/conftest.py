@@ -1,0 +1,55 @@
+"""Shared fixtures: the guest image, the accelerator, and a check that nothing is left running."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nixtest_tui.guests.accel import choose_accelerator
+from nixtest_tui.guests.image import GuestImage
+from nixtest_tui.guests.tiny import ensure_tiny
+
+SESSION_MARK = f"NIXTEST_TEST_SESSION={uuid.uuid4()}"
+os.environ["NIXTEST_TEST_SESSION"] = SESSION_MARK.split("=", 1)[1]
+WATCHED = ("qemu-system", "vde_switch", "vde_plug")
+
+
+def processes_of_this_session() -> list[str]:
+    """Command lines of QEMU/vde processes that inherited this test session's marker."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if SESSION_MARK.encode() in environ and any(w in cmdline for w in WATCHED):
+            found.append(f"{proc.name}: {cmdline}")
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_orphans_after_session() -> Iterator[None]:
+    yield
+    deadline = time.monotonic() + 5
+    while processes_of_this_session() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    leftovers = processes_of_this_session()
+    assert not leftovers, f"processes outlived the test session: {leftovers}"
+
+
+@pytest.fixture(scope="session")
+def tiny_image() -> GuestImage:
+    return ensure_tiny()
+
+
+@pytest.fixture(scope="session")
+def accelerator(tiny_image: GuestImage) -> str:
+    return choose_accelerator(tiny_image.kernel)
