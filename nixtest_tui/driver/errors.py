@@ -1,4 +1,8 @@
-"""Driver errors, named as upstream names them so that test scripts can catch them."""
+"""Driver errors, named as upstream names them so that test scripts can catch them.
+
+Upstream's `RequestedAssertionFailed` derives from `AssertionError` (scripts catch it that way);
+`TestScriptError` is kept as a common base for "the test's fault" failures.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ class TestScriptError(Exception):
     __test__ = False  # not a pytest test class, despite the name
 
 
-class RequestedAssertionFailed(TestScriptError):
+class RequestedAssertionFailed(TestScriptError, AssertionError):
     """Raised by succeed/fail/wait_* helpers, `retry` and `t.assert*`."""
 
 
@@ -17,5 +21,23 @@ class MachineError(Exception):
     """A machine or the driver itself misbehaved (QEMU died, a tool is missing, ...)."""
 
 
+class PollingConditionError(Exception):
+    """A polling condition failed while the script was running other commands."""
+
+
+class QMPAPIError(RuntimeError):
+    """QEMU answered a QMP command with an error (`class` and `desc` from the reply)."""
+
+    def __init__(self, error_class: str, desc: str, msg_id: object = None) -> None:
+        super().__init__(f"{error_class}: {desc}")
+        self.error_class = error_class
+        self.desc = desc
+        self.id = msg_id
+
+
 class VLanError(MachineError):
     """A virtual switch could not be started; the message says what to install or check."""
+
+
+class ConfigError(ValueError):
+    """The driver configuration is unusable; the message names the file and the field."""
