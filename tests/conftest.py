@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from nixtest_tui.driver.config import DriverConfiguration, load_driver_configuration
 from nixtest_tui.guests.accel import choose_accelerator
 from nixtest_tui.guests.image import GuestImage
+from nixtest_tui.guests.startscript import write_network
 from nixtest_tui.guests.tiny import ensure_tiny
+from nixtest_tui.guests.topology import MachineSpec, Topology
 
 SESSION_MARK = f"NIXTEST_TEST_SESSION={uuid.uuid4()}"
 os.environ["NIXTEST_TEST_SESSION"] = SESSION_MARK.split("=", 1)[1]
@@ -53,3 +56,37 @@ def tiny_image() -> GuestImage:
 @pytest.fixture(scope="session")
 def accelerator(tiny_image: GuestImage) -> str:
     return choose_accelerator(tiny_image.kernel)
+
+
+class NetworkFactory:
+    """Writes nixpkgs-shaped start scripts and a driver configuration for a test network."""
+
+    def __init__(self, root: Path, image: GuestImage, accelerator: str) -> None:
+        self.root = root
+        self.image = image
+        self.accelerator = accelerator
+        self.count = 0
+
+    def __call__(self, *machines: MachineSpec | str, script: str = "",
+                 global_timeout: int = 3600) -> DriverConfiguration:
+        """Machines by name (on VLAN 1) or as MachineSpec; returns the loaded configuration."""
+        self.count += 1
+        specs = tuple(m if isinstance(m, MachineSpec) else MachineSpec(m) for m in machines)
+        topology = Topology(specs, global_timeout=global_timeout)
+        out = self.root / f"network-{self.count}"
+        config = write_network(topology, self.image, self.accelerator, out, script)
+        return load_driver_configuration(config)
+
+
+@pytest.fixture
+def network(tmp_path: Path, tiny_image: GuestImage, accelerator: str) -> NetworkFactory:
+    """`network("alice", "bob", script=...)` → DriverConfiguration of real tiny guests."""
+    return NetworkFactory(tmp_path, tiny_image, accelerator)
+
+
+@pytest.fixture
+def driver_tmp(tmp_path: Path) -> Path:
+    """A private tmp_dir for a Driver (state dirs, VLAN sockets, shared dir)."""
+    path = tmp_path / "driver-tmp"
+    path.mkdir()
+    return path

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 from nixtest_tui.driver.errors import VLanError
+from nixtest_tui.driver.events import EventBus, VLanChanged
+from nixtest_tui.driver.logger import AbstractLogger
 from nixtest_tui.driver.process import spawn, terminate
 
 READY_LINE = "1000 Success"
@@ -25,10 +27,17 @@ READY_TIMEOUT = 5.0
 class VLan:
     """A running switch; `start()` returns only once the switch answered on its stdin."""
 
-    def __init__(self, nr: int, tmp_dir: Path) -> None:
+    def __init__(self, nr: int, tmp_dir: Path, logger: AbstractLogger | None = None,
+                 bus: EventBus | None = None) -> None:
         self.nr = nr
         self.socket_dir = tmp_dir / f"vde{nr}.ctl"
         self.process: subprocess.Popen[bytes] | None = None
+        self._logger = logger
+        self._bus = bus
+
+    def _log(self, message: str) -> None:
+        if self._logger is not None:
+            self._logger.log(message)
 
     def __repr__(self) -> str:
         return f"<Vlan Nr. {self.nr}>"
@@ -41,6 +50,7 @@ class VLan:
         binary = shutil.which("vde_switch")
         if binary is None:
             raise VLanError("vde_switch is not installed: install Debian's vde2 (./dev setup)")
+        self._log("start vlan")
         shutil.rmtree(self.socket_dir, ignore_errors=True)  # a stale socket breaks the switch
         os.environ[f"QEMU_VDE_SOCKET_{self.nr}"] = str(self.socket_dir)
         self.process = spawn(
@@ -51,6 +61,9 @@ class VLan:
         if not (self.socket_dir / "ctl").exists():
             self.stop()
             raise VLanError(f"vde_switch for VLAN {self.nr} made no socket in {self.socket_dir}")
+        self._log(f"running vlan (pid {self.pid}; ctl {self.socket_dir})")
+        if self._bus is not None:
+            self._bus.publish(VLanChanged(nr=self.nr, up=True, pid=self.pid))
 
     def _await_ready(self) -> None:
         assert self.process and self.process.stdin and self.process.stdout
@@ -74,6 +87,7 @@ class VLan:
     def stop(self) -> None:
         if self.process is None:
             return
+        self._log(f"kill vlan (pid {self.pid})")
         if self.process.stdin:
             self.process.stdin.close()  # EOF on stdin makes the switch clean up and exit
         try:
@@ -85,3 +99,5 @@ class VLan:
         self.process = None
         shutil.rmtree(self.socket_dir, ignore_errors=True)
         os.environ.pop(f"QEMU_VDE_SOCKET_{self.nr}", None)
+        if self._bus is not None:
+            self._bus.publish(VLanChanged(nr=self.nr, up=False))

@@ -1,0 +1,86 @@
+"""Make `import test_driver...` work inside test scripts run by our driver.
+
+Scripts written for upstream import names such as `from test_driver.errors import
+RequestedAssertionFailed`. Rather than installing a top-level `test_driver` package into the
+user's environment (it would shadow a real one elsewhere), the driver registers lightweight
+alias modules in `sys.modules` while it runs, each exposing our implementations under upstream's
+module names.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+
+class EfiVariable:
+    """Placeholder for upstream's EFI variable record; the EFI helpers are not supported yet."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args = args
+        self.kwargs = kwargs
+
+
+def _module(name: str, **attributes: Any) -> types.ModuleType:
+    module = types.ModuleType(name, f"nixtest-tui's stand-in for upstream's {name}")
+    module.__dict__.update(attributes)
+    return module
+
+
+def install_test_driver_alias() -> None:
+    """Register `test_driver` and its submodules; safe to call more than once."""
+    from nixtest_tui.driver import (
+        base,
+        config,
+        driver,
+        duration,
+        errors,
+        logger,
+        nspawn,
+        polling,
+        qemu,
+        qmp,
+        vlan,
+    )
+    from nixtest_tui.driver.retry import retry
+
+    qmp_module = _module("test_driver.machine.qmp", QMPSession=qmp.QMPSession,
+                         QMPAPIError=errors.QMPAPIError)
+    machine_module = _module(
+        "test_driver.machine", BaseMachine=base.BaseMachine, QemuMachine=qemu.QemuMachine,
+        NspawnMachine=nspawn.NspawnMachine, Machine=qemu.QemuMachine, retry=retry,
+        qmp=qmp_module,
+    )
+    machine_module.__path__ = []  # a package, so that `test_driver.machine.qmp` imports
+    modules = {
+        "test_driver.machine": machine_module,
+        "test_driver.machine.qmp": qmp_module,
+        "test_driver.errors": _module(
+            "test_driver.errors", RequestedAssertionFailed=errors.RequestedAssertionFailed,
+            MachineError=errors.MachineError, TestScriptError=errors.TestScriptError,
+        ),
+        "test_driver.driver": _module("test_driver.driver", Driver=driver.Driver,
+                                      DriverConfiguration=config.DriverConfiguration),
+        "test_driver.vlan": _module("test_driver.vlan", VLan=vlan.VLan),
+        "test_driver.logger": _module(
+            "test_driver.logger", AbstractLogger=logger.AbstractLogger,
+            CompositeLogger=logger.CompositeLogger, TerminalLogger=logger.TerminalLogger,
+            LogLevel=logger.LogLevel,
+        ),
+        "test_driver.polling_condition": _module(
+            "test_driver.polling_condition", PollingCondition=polling.PollingCondition,
+            PollingConditionError=errors.PollingConditionError,
+        ),
+        "test_driver.duration": _module("test_driver.duration", Duration=duration.Duration,
+                                        to_timedelta=duration.to_timedelta),
+        "test_driver.efi": _module("test_driver.efi", EfiVariable=EfiVariable),
+        "test_driver.debug": _module("test_driver.debug", DebugNop=driver.DebugNop,
+                                     DebugAbstract=driver.DebugNop),
+    }
+    package = _module("test_driver", **{k.split(".")[1]: v for k, v in modules.items()
+                                        if k.count(".") == 1})
+    package.__path__ = []
+    package.Driver = driver.Driver  # type: ignore[attr-defined]
+    sys.modules["test_driver"] = package
+    sys.modules.update(modules)

@@ -1,0 +1,338 @@
+"""`Driver`: owns the VLANs and machines of one test and runs its script (spec §4).
+
+Lifecycle as upstream: resources come up in `__enter__` (VLANs before machines, so that every
+start script inherits `QEMU_VDE_SOCKET_<n>`) and go down in `__exit__` in the order timer,
+machines, VLANs. The script runs with `exec(text, globals, None)`, so its frames are `<string>`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import tempfile
+import threading
+import traceback
+import unittest
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from nixtest_tui.driver.base import BaseMachine
+from nixtest_tui.driver.config import DriverConfiguration, machine_name_from
+from nixtest_tui.driver.errors import MachineError, RequestedAssertionFailed
+from nixtest_tui.driver.events import EventBus
+from nixtest_tui.driver.logger import AbstractLogger, CompositeLogger, EventLogger, TerminalLogger
+from nixtest_tui.driver.nspawn import NspawnMachine
+from nixtest_tui.driver.polling import (
+    PollingCondition,
+    check_polling_conditions,
+    make_polling_condition,
+)
+from nixtest_tui.driver.qemu import QemuMachine
+from nixtest_tui.driver.retry import retry
+from nixtest_tui.driver.vlan import VLan
+
+SCRIPT_FILENAME = "<string>"
+GENERIC_SYMBOLS = (
+    "start_all", "test_script", "machines", "machines_qemu", "machines_nspawn", "vlans",
+    "driver", "log", "os", "create_machine", "subtest", "run_tests", "join_all", "retry",
+    "serial_stdout_off", "serial_stdout_on", "polling_condition", "BaseMachine", "QemuMachine",
+    "NspawnMachine", "t", "debug", "dump_machine_ssh",
+)
+
+
+def pythonize_name(name: str) -> str:
+    """A machine name as a Python identifier: `web-1` → `web_1`, `1st` → `_st`."""
+    head = name[:1] if (name[:1].isalpha() and name[:1].isascii()) or name[:1] == "_" else "_"
+    return head + "".join(c if (c.isascii() and c.isalnum()) or c == "_" else "_"
+                          for c in name[1:])
+
+
+def default_tmp_dir() -> Path:
+    """`$XDG_RUNTIME_DIR`, else the platform's temporary directory; created 0700 if missing."""
+    tmp_dir = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir())
+    tmp_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not tmp_dir.is_dir() or not os.access(tmp_dir, os.W_OK):
+        raise MachineError(f"the temporary directory {tmp_dir} is not a writable directory: "
+                           "set XDG_RUNTIME_DIR or TMPDIR to one that is")
+    return tmp_dir
+
+
+class DebugNop:
+    """Upstream's default debugger: `debug.breakpoint()` does nothing without a debug hook."""
+
+    def breakpoint(self, host: str = "127.0.0.1", port: int = 4444) -> None:
+        pass
+
+
+class AssertionTestCase(unittest.TestCase):
+    """`t` in scripts: unittest's asserts, failing like the driver's own assertions."""
+
+    failureException = RequestedAssertionFailed
+    maxDiff = None
+
+    def runTest(self) -> None:  # noqa: N802 - unittest's name
+        pass
+
+
+class MachineDeprecationWrapper:
+    """The implicit `machine` alias of a single-machine test; upstream deprecates it."""
+
+    def __init__(self, machine: BaseMachine) -> None:
+        object.__setattr__(self, "_machine", machine)
+        object.__setattr__(self, "_warned", False)
+
+    def _warn(self) -> None:
+        if not self._warned:
+            object.__setattr__(self, "_warned", True)
+            name = pythonize_name(self._machine.name)
+            warnings.warn(f"Using `machine` for the only machine `{name}` is deprecated and will "
+                          f"no longer work in NixOS 27.05; use `{name}` instead", UserWarning,
+                          stacklevel=3)
+
+    def __getattr__(self, attribute: str) -> Any:
+        self._warn()
+        return getattr(self._machine, attribute)
+
+    def __setattr__(self, attribute: str, value: Any) -> None:
+        self._warn()
+        setattr(self._machine, attribute, value)
+
+    def __repr__(self) -> str:
+        return repr(self._machine)
+
+
+class Driver:
+    def __init__(
+        self,
+        config: DriverConfiguration,
+        out_dir: Path,
+        logger: AbstractLogger | None = None,
+        keep_machine_state: bool = False,
+        debug: Any = None,
+        interactive: bool = False,
+        bus: EventBus | None = None,
+        tmp_dir: Path | None = None,
+    ) -> None:
+        self.config = config
+        self.out_dir = Path(out_dir).resolve()
+        self.bus = bus if bus is not None else EventBus()
+        self.logger = logger if logger is not None else CompositeLogger(
+            [TerminalLogger(), EventLogger(self.bus)]
+        )
+        self.keep_machine_state = keep_machine_state
+        self.debug = debug if debug is not None else DebugNop()
+        self.interactive = interactive
+        self.tmp_dir = tmp_dir
+        self.tests = Path(config.test_script).read_text() if config.test_script else ""
+        self.vlans: list[VLan] = []
+        self.machines_qemu: list[QemuMachine] = []
+        self.machines_nspawn: list[NspawnMachine] = []
+        self.polling_conditions: list[PollingCondition] = []
+        self.vhost_vsock = None
+        self.race_timer = threading.Timer(config.global_timeout.total_seconds(),
+                                          self.terminate_test)
+
+    # -- lifetime ------------------------------------------------------------------------------
+
+    def __enter__(self) -> Driver:
+        from nixtest_tui.driver.compat import install_test_driver_alias
+
+        install_test_driver_alias()
+        tmp_dir = self.tmp_dir or default_tmp_dir()
+        self.tmp_dir = tmp_dir
+        try:
+            with self.logger.nested("start all VLans"):
+                for nr in self.config.vlans:
+                    vlan = VLan(nr, tmp_dir, self.logger, self.bus)
+                    self.vlans.append(vlan)
+                    vlan.start()
+            callbacks = [self.check_polling_conditions]
+            self.machines_qemu = [
+                QemuMachine(self.out_dir, tmp_dir, vm.start_script, self.logger, name=vm.name,
+                            keep_machine_state=self.keep_machine_state,
+                            callbacks=callbacks, bus=self.bus)
+                for vm in self.config.vms.values()
+            ]
+            self.machines_nspawn = [
+                NspawnMachine(self.out_dir, c.name, c.start_script, tmp_dir, self.logger,
+                              callbacks, self.keep_machine_state, self.bus)
+                for c in self.config.containers.values()
+            ]
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self.logger.nested("cleanup"):
+            self.race_timer.cancel()
+            for machine in self.machines:
+                try:
+                    machine.release()
+                except Exception as exc:  # one machine must not keep the others alive
+                    self.logger.error(f"Error during cleanup of {machine.name}: {exc}")
+            for vlan in self.vlans:
+                try:
+                    vlan.stop()
+                except Exception as exc:
+                    self.logger.error(f"Error during cleanup of vlan{vlan.nr}: {exc}")
+
+    @property
+    def machines(self) -> list[BaseMachine]:
+        """QEMU machines and containers sorted by name, as network.nix numbers them."""
+        every: list[BaseMachine] = [*self.machines_qemu, *self.machines_nspawn]
+        return sorted(every, key=lambda machine: machine.name)
+
+    # -- the script's world --------------------------------------------------------------------
+
+    def subtest(self, name: str) -> Any:
+        @contextmanager
+        def block() -> Iterator[None]:
+            with self.logger.subtest(name):
+                try:
+                    yield
+                except Exception as exc:
+                    self.logger.log_test_error(f'Test "{name}" failed with error: "{exc}"')
+                    raise
+
+        return block()
+
+    def test_symbols(self) -> dict[str, Any]:
+        general = {
+            "start_all": self.start_all, "test_script": self.test_script,
+            "machines": self.machines, "machines_qemu": self.machines_qemu,
+            "machines_nspawn": self.machines_nspawn, "vlans": self.vlans, "driver": self,
+            "log": self.logger, "os": os, "create_machine": self.create_machine,
+            "subtest": self.subtest, "run_tests": self.run_tests, "join_all": self.join_all,
+            "retry": retry, "serial_stdout_off": self.serial_stdout_off,
+            "serial_stdout_on": self.serial_stdout_on,
+            "polling_condition": make_polling_condition(self.polling_conditions, self.logger),
+            "BaseMachine": BaseMachine, "QemuMachine": QemuMachine,
+            "NspawnMachine": NspawnMachine, "t": AssertionTestCase(), "debug": self.debug,
+            "dump_machine_ssh": self.dump_machine_ssh,
+        }
+        machine_symbols: dict[str, Any] = {pythonize_name(m.name): m for m in self.machines}
+        if len(self.machines) == 1 and "machine" not in machine_symbols:
+            machine_symbols["machine"] = MachineDeprecationWrapper(self.machines[0])
+        vlan_symbols = {f"vlan{v.nr}": v for v in self.vlans}
+        print(
+            "additionally exposed symbols:\n    "
+            + ", ".join(m.name for m in self.machines) + ",\n    "
+            + ", ".join(vlan_symbols) + ",\n    "
+            + ", ".join(general),
+            flush=True,
+        )
+        return {**general, **machine_symbols, **vlan_symbols}
+
+    def run_script(self, text: str | None = None) -> None:
+        """Execute the script; exceptions propagate (the TUI and debugger handle them)."""
+        code = compile(self.tests if text is None else text, SCRIPT_FILENAME, "exec")
+        exec(code, self.test_symbols(), None)  # noqa: S102 - running the test script is the job
+
+    def test_script(self) -> None:
+        """Upstream's `test_script()`, with its three failure paths and `sys.exit(1)`."""
+        with self.logger.nested("run the VM test script"):
+            try:
+                self.run_script()
+            except MachineError:
+                self.logger.log_test_error(traceback.format_exc().rstrip("\n"))
+                sys.exit(1)
+            except RequestedAssertionFailed as exc:
+                self.logger.log_test_error(self.script_traceback(exc))
+                self.debug.breakpoint()
+                sys.exit(1)
+            except Exception:
+                self.debug.breakpoint()
+                raise
+
+    def script_traceback(self, exc: BaseException) -> str:
+        """Only the script's own frames, each with its source line, then `Type: message`."""
+        source = self.tests.splitlines()
+        lines = ["Traceback (most recent call last):"]
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if frame.filename != SCRIPT_FILENAME or frame.lineno is None:
+                continue
+            lines.append(f'  File "{SCRIPT_FILENAME}", line {frame.lineno}, in {frame.name}')
+            if 0 < frame.lineno <= len(source):
+                lines.append(f"    {source[frame.lineno - 1].strip()}")
+        lines += ["", f"{type(exc).__name__}: {exc}"]
+        return "\n".join(lines)
+
+    def run_tests(self) -> None:
+        timeout = self.config.global_timeout.total_seconds()
+        self.logger.log(f"Test will time out and terminate in {timeout} seconds")
+        self.race_timer.start()
+        self.test_script()
+        for machine in self.machines:  # let the guests flush their disks, as upstream does
+            if machine.is_up():
+                machine.execute("sync")
+
+    def start_all(self) -> None:
+        """Start every machine in parallel; one MachineError lists all that failed."""
+        failures: dict[str, BaseException] = {}
+        with self.logger.nested("start all VMs"):
+            def start(machine: BaseMachine) -> None:
+                try:
+                    machine.start()
+                except BaseException as exc:
+                    failures[machine.name] = exc
+
+            threads = [threading.Thread(target=start, args=(m,), name=f"start-{m.name}")
+                       for m in self.machines]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        if failures:
+            details = "\n".join(f"{name}: {exc}" for name, exc in sorted(failures.items()))
+            raise MachineError(f"Failed to start the following machines:\n{details}")
+
+    def join_all(self) -> None:
+        with self.logger.nested("wait for all VMs to finish"):
+            for machine in self.machines:
+                machine.wait_for_shutdown()
+            self.race_timer.cancel()
+
+    def terminate_test(self) -> None:
+        """The global timeout: runs on the timer thread, as upstream's."""
+        with self.logger.nested("timeout reached; test terminating..."):
+            for machine in self.machines:
+                machine.release()
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def create_machine(self, start_command: str | dict[str, Any], *, name: str | None = None,
+                       keep_machine_state: bool = False, keep_vm_state: bool | None = None
+                       ) -> QemuMachine:
+        """A machine that is not part of the config (not in `machines`, no polling checks).
+
+        Also takes the oldest form, a dict with `startCommand`, `name`, `keepVmState`.
+        """
+        if isinstance(start_command, dict):
+            legacy = start_command
+            start_command = str(legacy["startCommand"])
+            name = legacy.get("name", name)
+            keep_machine_state = bool(legacy.get("keepVmState", keep_machine_state))
+        if keep_vm_state is not None:
+            keep_machine_state = keep_vm_state
+        assert self.tmp_dir is not None, "create_machine() needs a running driver"
+        return QemuMachine(self.out_dir, self.tmp_dir, start_command, self.logger,
+                           name=name or machine_name_from(start_command),
+                           keep_machine_state=keep_machine_state, bus=self.bus)
+
+    def serial_stdout_on(self) -> None:
+        self.logger.print_serial_logs(True)
+
+    def serial_stdout_off(self) -> None:
+        self.logger.print_serial_logs(False)
+
+    def check_polling_conditions(self) -> None:
+        check_polling_conditions(self.polling_conditions)
+
+    def dump_machine_ssh(self) -> None:
+        if not self.config.enable_ssh_backdoor:
+            return
+        print("SSH backdoor enabled, but nixtest-tui does not provide it yet", flush=True)
