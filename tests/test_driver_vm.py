@@ -54,7 +54,8 @@ def test_succeed_fail_execute(pair: Pair) -> None:
     alice = pair.alice
     assert alice.succeed("echo one", "echo two") == "one\ntwo\n"
     assert alice.fail("false", "exit 3") == ""
-    with pytest.raises(RequestedAssertionFailed, match=r"command `echo out; exit 7` failed \(exit code 7\)"):
+    failed = r"command `echo out; exit 7` failed \(exit code 7\)"
+    with pytest.raises(RequestedAssertionFailed, match=failed):
         alice.succeed("echo out; exit 7")
     assert "alice: output: out\n" in pair.log.getvalue()
     with pytest.raises(RequestedAssertionFailed, match="command `true` unexpectedly succeeded"):
