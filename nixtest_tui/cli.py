@@ -9,13 +9,17 @@ from pathlib import Path
 
 from nixtest_tui import __version__
 from nixtest_tui.guests.errors import GuestBuildError
+from nixtest_tui.headless.args import add_driver_arguments
+
+TRACE_NAME = "nixtest-trace.jsonl"
 
 NOT_YET = (
-    "nixtest-tui: the test driver and the TUI are not implemented yet in this version.\n"
-    "What works today: `nixtest-tui demo` builds the guest image, writes the demo's start\n"
-    "scripts and driver configuration, boots the three demo machines and checks them;\n"
-    "`nixtest-tui guests build|check|path` manages the guest images."
+    "nixtest-tui: the TUI is not implemented yet in this version. Run the test without it:\n"
+    "  nixtest-tui --headless -c driver-configuration.json   (or: nixos-test-driver -c ...)\n"
+    "`nixtest-tui demo` runs the bundled demo headless; `nixtest-tui guests build|check|path`\n"
+    "manages the guest images."
 )
+VERBS = ("demo", "guests")
 
 
 def _progress(message: str) -> None:
@@ -27,8 +31,12 @@ def _serial_echo(name: str, line: str) -> None:
 
 
 def cmd_open(args: argparse.Namespace) -> int:
-    print(NOT_YET, file=sys.stderr)
-    return 2
+    if not args.headless:
+        print(NOT_YET, file=sys.stderr)
+        return 2
+    from nixtest_tui.headless.run import run
+
+    return run(args, "nixtest-tui", default_trace=Path(TRACE_NAME))
 
 
 def cmd_guests_build(args: argparse.Namespace) -> int:
@@ -77,45 +85,54 @@ def cmd_guests_check(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from nixtest_tui.demo.network import write_demo
     from nixtest_tui.guests.accel import choose_accelerator
-    from nixtest_tui.guests.check import Check, run_checks
     from nixtest_tui.guests.tiny import ensure_tiny
+    from nixtest_tui.headless.run import run
 
     image = ensure_tiny(_progress)
     accelerator = choose_accelerator(image.kernel)
     _progress(f"accelerator: {accelerator}")
-    out_dir = Path(args.dir).resolve()
-    config = write_demo(image, accelerator, out_dir)
-    _progress(f"demo network written: {config}")
-    _progress("the driver is not implemented yet: booting the demo machines with the bring-up "
-              "check instead of running test-script")
-    checks = [
-        Check("server", "systemctl is-active echo.service", expect_output="active"),
-        Check("client", "ping -c 1 -W 5 server"),
-        Check("client", "echo hello | nc -w 2 server 7", expect_output="hello"),
-        Check("outsider", "ping -c 1 -W 5 192.168.2.1"),
-        Check("outsider", "ping -c 1 -W 2 192.168.1.3", should_succeed=False),
-    ]
-    results = run_checks(config, checks, _progress, _serial_echo if args.verbose else None)
-    return 0 if all(r.passed for r in results) else 1
+    demo_dir = Path(args.dir).resolve()
+    config = write_demo(image, accelerator, demo_dir)
+    out_dir = demo_dir / "out"
+    out_dir.mkdir(exist_ok=True)
+    _progress(f"demo network written: {config}; running it headless (the TUI is not there yet)")
+    driver_args = build_parser().parse_args(
+        ["--headless", "-c", str(config), "-o", str(out_dir), "--junit-xml", "junit.xml"]
+    )
+    status = run(driver_args, "nixtest-tui", default_trace=Path(TRACE_NAME))
+    _progress(f"demo finished with exit status {status}; JUnit and trace in {out_dir}")
+    return status
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """`nixtest-tui [--headless] [driver options] [TARGET]`: open (or run) a test."""
     parser = argparse.ArgumentParser(
         prog="nixtest-tui",
-        description="A terminal-UI debugger and drop-in driver for NixOS-style VM tests.",
+        description="A terminal-UI debugger and drop-in driver for NixOS-style VM tests. "
+        "Other commands: `nixtest-tui demo`, `nixtest-tui guests build|path|check` "
+        "(each has --help).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--headless", action="store_true",
+                        help="run the test without the UI, exactly like nixos-test-driver, "
+                        f"and record a trace ({TRACE_NAME} in the output directory)")
+    add_driver_arguments(parser)
     parser.set_defaults(func=cmd_open)
+    return parser
+
+
+def build_verb_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nixtest-tui")
     verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     demo = verbs.add_parser(
-        "demo", help="build the guests and boot the bundled three-machine demo",
+        "demo", help="build the guests and run the bundled three-machine demo test",
         description="Build (or reuse) the tiny guest image, write the demo's nixpkgs-shaped "
-        "start scripts and driver configuration into --dir, boot the machines and check them.",
+        "start scripts, test script and driver configuration into --dir, and run the test "
+        "headless (JUnit and trace in DIR/out).",
     )
     demo.add_argument("--dir", default="demo-network",
                       help="where to write the demo's scripts (default: ./demo-network)")
-    demo.add_argument("-v", "--verbose", action="store_true", help="show the serial consoles")
     demo.set_defaults(func=cmd_demo)
 
     guests = verbs.add_parser("guests", help="build, locate and check the test guest images")
@@ -135,7 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    if words and words[0] in VERBS:
+        args = build_verb_parser().parse_args(words)
+    else:
+        args = build_parser().parse_args(words)
+        args.argv = words
     try:
         return int(args.func(args))
     except GuestBuildError as exc:

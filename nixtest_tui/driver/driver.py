@@ -133,8 +133,9 @@ class Driver:
         self.machines_nspawn: list[NspawnMachine] = []
         self.polling_conditions: list[PollingCondition] = []
         self.vhost_vsock = None
+        # a lambda, so that a consumer can replace terminate_test after construction
         self.race_timer = threading.Timer(config.global_timeout.total_seconds(),
-                                          self.terminate_test)
+                                          lambda: self.terminate_test())
 
     # -- lifetime ------------------------------------------------------------------------------
 

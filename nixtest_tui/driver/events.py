@@ -22,7 +22,7 @@ HISTORY = 5000
 
 @dataclass(frozen=True, kw_only=True)
 class Event:
-    time: float = field(default_factory=time.time)
+    time: float = field(default_factory=time.monotonic)  # for ordering and durations
 
 
 @dataclass(frozen=True, kw_only=True)
