@@ -197,3 +197,26 @@ def test_built_wrapper_yields_its_config(tmp_path: Path) -> None:
                        "'/nix/store/z-driver-configuration.json' --log-level 'warning' \"$@\"\n")
     assert config_from_wrapper(tmp_path / "result") == (
         Path("/nix/store/z-driver-configuration.json"), "warning")
+
+
+@pytest.mark.vm
+def test_nixtest_tui_headless_records_a_trace(network: NetworkFactory, tmp_path: Path) -> None:
+    config = network("alice", script='alice.succeed("echo traced")\n')
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "nixtest_tui", "--headless", "-c", str(config.source), "-o",
+         str(tmp_path)], env=dict(os.environ, XDG_RUNTIME_DIR=str(runtime)),
+        capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    trace = (tmp_path / "nixtest-trace.jsonl").read_text()
+    assert '"type": "ScriptLine", "line": 1' in trace
+    assert '"type": "CommandFinished", "machine": "alice", "command": "echo traced"' in trace
+    assert '"type": "SerialOutput"' in trace
+
+
+def test_without_headless_the_tui_says_it_is_not_there_yet() -> None:
+    result = subprocess.run([sys.executable, "-m", "nixtest_tui", "-c", "x.json"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "--headless" in result.stderr

@@ -18,12 +18,13 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import CodeType, FrameType
 from typing import Any
 
 from nixtest_tui.driver.base import BaseMachine
 from nixtest_tui.driver.config import DriverConfiguration, machine_name_from
 from nixtest_tui.driver.errors import MachineError, RequestedAssertionFailed
-from nixtest_tui.driver.events import EventBus
+from nixtest_tui.driver.events import EventBus, ScriptLine
 from nixtest_tui.driver.logger import AbstractLogger, CompositeLogger, EventLogger, TerminalLogger
 from nixtest_tui.driver.nspawn import NspawnMachine
 from nixtest_tui.driver.polling import (
@@ -127,6 +128,7 @@ class Driver:
         self.debug = debug if debug is not None else DebugNop()
         self.interactive = interactive
         self.tmp_dir = tmp_dir
+        self.trace_script_lines = False  # ScriptLine events for recorders such as --trace
         self.tests = Path(config.test_script).read_text() if config.test_script else ""
         self.vlans: list[VLan] = []
         self.machines_qemu: list[QemuMachine] = []
@@ -232,7 +234,38 @@ class Driver:
     def run_script(self, text: str | None = None) -> None:
         """Execute the script; exceptions propagate (the TUI and debugger handle them)."""
         code = compile(self.tests if text is None else text, SCRIPT_FILENAME, "exec")
-        exec(code, self.test_symbols(), None)  # noqa: S102 - running the test script is the job
+        symbols = self.test_symbols()
+        previous = sys.gettrace()
+        if self.trace_script_lines:
+            sys.settrace(self._script_line_tracer(code))
+        try:
+            exec(code, symbols, None)  # noqa: S102 - running the test script is the job
+        finally:
+            if self.trace_script_lines:
+                sys.settrace(previous)
+
+    def _script_line_tracer(self, code: CodeType) -> Any:
+        """Publishes ScriptLine for frames of the script only; other frames are not traced.
+
+        Frames are matched by code object, not by file name: dataclasses also compile their
+        generated methods as `<string>`.
+        """
+        script_codes = set()
+        pending = [code]
+        while pending:
+            current = pending.pop()
+            script_codes.add(current)
+            pending.extend(c for c in current.co_consts if isinstance(c, CodeType))
+
+        def local(frame: FrameType, event: str, arg: object) -> Any:
+            if event == "line":
+                self.bus.publish(ScriptLine(line=frame.f_lineno, function=frame.f_code.co_name))
+            return local
+
+        def calls(frame: FrameType, event: str, arg: object) -> Any:
+            return local if frame.f_code in script_codes else None
+
+        return calls
 
     def test_script(self) -> None:
         """Upstream's `test_script()`, with its three failure paths and `sys.exit(1)`."""

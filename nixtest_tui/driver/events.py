@@ -120,6 +120,14 @@ class NestFinished(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ScriptLine(Event):
+    """The test script is about to run this line (only while line tracing is on)."""
+
+    line: int
+    function: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class VLanChanged(Event):
     nr: int
     up: bool

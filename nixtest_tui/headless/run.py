@@ -130,6 +130,7 @@ def run(args: argparse.Namespace, prog: str, default_trace: Path | None = None) 
             try:
                 with Driver(config, out_dir, logger, keep, debug, args.interactive,
                             bus) as driver:
+                    driver.trace_script_lines = trace is not None
                     if args.interactive:
                         from nixtest_tui.headless.repl import run_repl
 
