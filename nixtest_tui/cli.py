@@ -19,7 +19,7 @@ NOT_YET = (
     "`nixtest-tui demo` runs the bundled demo headless; `nixtest-tui guests build|check|path`\n"
     "manages the guest images."
 )
-VERBS = ("demo", "guests")
+VERBS = ("demo", "guests", "attach")
 
 
 def _progress(message: str) -> None:
@@ -121,9 +121,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def cmd_attach(args: argparse.Namespace) -> int:
+    from nixtest_tui.debugger.attach import attach
+
+    return attach(Path(args.socket))
+
+
 def build_verb_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nixtest-tui")
     verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
+    attach = verbs.add_parser(
+        "attach", help="attach to a headless run stopped by --break-on-failure",
+        description="Evaluate Python in the failing frame, then :retry, :skip or :fail.")
+    attach.add_argument("socket", help="the socket path the run printed")
+    attach.set_defaults(func=cmd_attach)
 
     demo = verbs.add_parser(
         "demo", help="build the guests and run the bundled three-machine demo test",

@@ -220,3 +220,48 @@ def test_without_headless_the_tui_says_it_is_not_there_yet() -> None:
     result = subprocess.run([sys.executable, "-m", "nixtest_tui", "-c", "x.json"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "--headless" in result.stderr
+
+
+@pytest.mark.vm
+def test_break_on_failure_waits_for_an_attached_fix(network: NetworkFactory,
+                                                    tmp_path: Path) -> None:
+    import json
+    import socket
+    import stat
+
+    script = ("from datetime import timedelta\n"
+              "with subtest('flag'):\n"
+              "    alice.wait_for_file('/tmp/flag', timeout=timedelta(seconds=2))\n")
+    config = network("alice", script=script)
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nixtest_tui.drop_in", "--break-on-failure", "-c",
+         str(config.source), "-o", str(tmp_path), "--junit-xml", "junit.xml"],
+        env=dict(os.environ, XDG_RUNTIME_DIR=str(runtime), NO_COLOR="1"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert process.stderr is not None
+        path = None
+        for line in process.stderr:
+            if "nixtest-tui attach " in line:
+                path = Path(line.split("nixtest-tui attach ", 1)[1].strip())
+                break
+        assert path is not None and stat.S_IMODE(path.stat().st_mode) == 0o600
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(str(path))
+            stream = client.makefile("rw")
+            for message in ({"where": True}, {"eval": "alice.succeed('touch /tmp/flag')"},
+                            {"action": "retry"}):
+                stream.write(json.dumps(message) + "\n")
+                stream.flush()
+                reply = json.loads(stream.readline())
+                assert "error" not in reply or not reply["error"] or "where" in message, reply
+        assert process.wait(120) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert junit(tmp_path / "junit.xml").get("failures") == "0"
+    no_leftovers(tmp_path)

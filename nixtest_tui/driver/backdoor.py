@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from nixtest_tui.driver import cancel
 from nixtest_tui.driver.errors import MachineError
 
 MAGIC = b"Spawning backdoor root shell..."
@@ -169,15 +170,23 @@ class Backdoor:
         deadline = None if timeout is None else time.monotonic() + timeout + 60.0
         data = self._buffer
         self._buffer = b""
-        while (reply := parse_reply(data)) is None:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise MachineError(
-                    f"no reply from the backdoor {timeout} s after the command's own timeout"
-                )
-            chunk = self._recv(remaining, waiting_for="the command's reply")
-            if chunk is not None:
-                data += chunk
+        try:
+            while (reply := parse_reply(data)) is None:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise MachineError(
+                        f"no reply from the backdoor {timeout} s after the command's own timeout"
+                    )
+                chunk = self._recv(remaining, waiting_for="the command's reply")
+                if chunk is not None:
+                    data += chunk
+        except cancel.Cancelled:
+            # The command still runs in the guest: its reply is read before the next one.
+            self._buffer = data
+            self._pending += 1
+            self._log("cancelled while the command still runs in the guest; the next command "
+                      "on this machine waits for it to finish")
+            raise
         return reply
 
     # -- socket ------------------------------------------------------------------------------
@@ -194,6 +203,7 @@ class Backdoor:
                     message = f"Shell disconnected while waiting for {waiting_for}"
                     raise MachineError(self._gone(message))
                 return chunk
+            cancel.check()
             death = self._describe_death()
             if death:
                 raise MachineError(self._gone(f"{death} while waiting for {waiting_for}"))

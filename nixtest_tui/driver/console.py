@@ -13,6 +13,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from nixtest_tui.driver import cancel
 from nixtest_tui.driver.duration import Duration, to_timedelta
 from nixtest_tui.driver.errors import MachineError, RequestedAssertionFailed
 from nixtest_tui.driver.serial import SerialConsole
@@ -59,6 +60,7 @@ class ConsoleMixin:
                     pass
                 if pattern.search("\n".join(taken)):
                     return
+                cancel.check()
                 if deadline is not None and time.monotonic() > deadline:
                     raise RequestedAssertionFailed(
                         f"action timed out after {limit.total_seconds() if limit else 0:.2f} "

@@ -272,16 +272,27 @@ class Driver:
         with self.logger.nested("run the VM test script"):
             try:
                 self.run_script()
-            except MachineError:
-                self.logger.log_test_error(traceback.format_exc().rstrip("\n"))
+            except MachineError as exc:
+                self.report_script_error(exc)
                 sys.exit(1)
             except RequestedAssertionFailed as exc:
-                self.logger.log_test_error(self.script_traceback(exc))
+                self.report_script_error(exc)
                 self.debug.breakpoint()
                 sys.exit(1)
             except Exception:
                 self.debug.breakpoint()
                 raise
+
+    def report_script_error(self, exc: BaseException) -> None:
+        """Upstream's reports: the full traceback for a MachineError, the script's frames only
+        for a failed assertion, Python's own traceback (on stderr) for anything else."""
+        if isinstance(exc, MachineError):
+            lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+            self.logger.log_test_error("".join(lines).rstrip("\n"))
+        elif isinstance(exc, RequestedAssertionFailed):
+            self.logger.log_test_error(self.script_traceback(exc))
+        else:
+            traceback.print_exception(type(exc), exc, exc.__traceback__)
 
     def script_traceback(self, exc: BaseException) -> str:
         """Only the script's own frames, each with its source line, then `Type: message`."""

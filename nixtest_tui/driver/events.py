@@ -128,6 +128,33 @@ class ScriptLine(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ScriptStateChanged(Event):
+    """The debugger's script runner: running, paused, finished or failed.
+
+    `reason` says why it paused: breakpoint, step, run-to, user, failure.
+    """
+
+    state: str
+    line: int | None = None
+    reason: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PauseRequested(Event):
+    """A pause waits for the next script statement; `busy` says what the script waits in."""
+
+    busy: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluationFinished(Event):
+    source: str
+    output: str
+    error: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class VLanChanged(Event):
     nr: int
     up: bool

@@ -16,13 +16,14 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from nixtest_tui.driver import cancel
 from nixtest_tui.driver.duration import Duration, pick_duration, to_timedelta
 from nixtest_tui.driver.errors import RequestedAssertionFailed
 
 DEFAULT_TIMEOUT = timedelta(minutes=15)
 CADENCE = 1.0
 
-_sleep: Callable[[float], None] = time.sleep
+_sleep: Callable[[float], None] = cancel.sleep  # a cancellation request interrupts it
 _monotonic: Callable[[], float] = time.monotonic
 
 AttemptHook = Callable[[int, float, Any], None]

@@ -45,6 +45,9 @@ def add_driver_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug-hook-attach", metavar="CMD",
                         help="on failure, stop and serve pdb on 127.0.0.1:4444 "
                         "(the command printed tells how to attach)")
+    parser.add_argument("--break-on-failure", action="store_true",
+                        help="on a failure keep the machines up and wait: attach with "
+                        "`nixtest-tui attach SOCKET` to inspect, then retry, skip or fail")
     parser.add_argument("-o", "--output_directory", type=writable_directory,
                         default=Path.cwd(), metavar="DIR",
                         help="where screenshots, copied files and reports go (default: cwd)")

@@ -140,7 +140,12 @@ def run(args: argparse.Namespace, prog: str, default_trace: Path | None = None) 
                         timeout.install()
                         started = time.monotonic()
                         try:
-                            driver.run_tests()
+                            if args.break_on_failure:
+                                from nixtest_tui.headless.breakpoints import run_under_debugger
+
+                                run_under_debugger(driver, logger)
+                            else:
+                                driver.run_tests()
                         finally:
                             timeout.active = False
                         logger.log(f"test script finished in {time.monotonic() - started:.2f}s")
