@@ -129,6 +129,7 @@ class Driver:
         self.interactive = interactive
         self.tmp_dir = tmp_dir
         self.trace_script_lines = False  # ScriptLine events for recorders such as --trace
+        self.quiet_children = False  # children's stderr to /dev/null (a TUI owns the terminal)
         self.tests = Path(config.test_script).read_text() if config.test_script else ""
         self.vlans: list[VLan] = []
         self.machines_qemu: list[QemuMachine] = []
@@ -150,7 +151,7 @@ class Driver:
         try:
             with self.logger.nested("start all VLans"):
                 for nr in self.config.vlans:
-                    vlan = VLan(nr, tmp_dir, self.logger, self.bus)
+                    vlan = VLan(nr, tmp_dir, self.logger, self.bus, self.quiet_children)
                     self.vlans.append(vlan)
                     vlan.start()
             callbacks = [self.check_polling_conditions]

@@ -43,6 +43,9 @@ from qemu.qmp import (
 from nixtest_tui.driver.errors import QMPAPIError
 
 logger = logging.getLogger(__name__)
+# qemu.qmp logs expected failures (a socket not ready yet, EOF at shutdown) at ERROR level; with
+# no handler configured Python would print them on stderr, over the log or the TUI.
+logging.getLogger("qemu.qmp").addHandler(logging.NullHandler())
 
 T = TypeVar("T")
 

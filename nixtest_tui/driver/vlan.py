@@ -28,12 +28,13 @@ class VLan:
     """A running switch; `start()` returns only once the switch answered on its stdin."""
 
     def __init__(self, nr: int, tmp_dir: Path, logger: AbstractLogger | None = None,
-                 bus: EventBus | None = None) -> None:
+                 bus: EventBus | None = None, quiet: bool = False) -> None:
         self.nr = nr
         self.socket_dir = tmp_dir / f"vde{nr}.ctl"
         self.process: subprocess.Popen[bytes] | None = None
         self._logger = logger
         self._bus = bus
+        self._quiet = quiet  # the switch's own stderr would draw over a TUI
 
     def _log(self, message: str) -> None:
         if self._logger is not None:
@@ -56,6 +57,7 @@ class VLan:
         self.process = spawn(
             [binary, "--sock", str(self.socket_dir), "--dirmode", "0700", "--hub"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL if self._quiet else None,
         )
         self._await_ready()
         if not (self.socket_dir / "ctl").exists():
