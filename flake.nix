@@ -3,45 +3,108 @@
 
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
 
-  outputs = { self, nixpkgs }:
+  # Verified on machines without a Nix store: every .nix file parses (`nix-instantiate
+  # --parse`, tests/test_nix.py); nothing here has been evaluated against nixpkgs or built.
+  # See docs/nix.md for what that leaves unproven.
+  outputs =
+    { self, nixpkgs }:
     let
-      systems = [ "x86_64-linux" "aarch64-linux" ];
-      forAllSystems = f: nixpkgs.lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
+      inherit (nixpkgs) lib;
+      systems = [
+        "x86_64-linux"
+        "aarch64-linux"
+      ];
+      forAllSystems = f: lib.genAttrs systems (system: f system nixpkgs.legacyPackages.${system});
+      testModule = ./nix/test-module.nix;
     in
     {
-      # The Python application with the tools it runs at test time on PATH.
-      # (Parsed with `nix-instantiate --parse` here; not built: these machines have no Nix store.)
-      packages = forAllSystems (pkgs: {
-        default = pkgs.python3Packages.buildPythonApplication {
-          pname = "nixtest-tui";
-          version = "0.1.0";
-          pyproject = true;
-          src = ./.;
-          build-system = [ pkgs.python3Packages.setuptools ];
-          dependencies = with pkgs.python3Packages; [
-            textual rich qemu-qmp pexpect pillow pytesseract pyte
-          ];
-          makeWrapperArgs = [
-            "--prefix PATH : ${pkgs.lib.makeBinPath [ pkgs.qemu_test pkgs.vde2 pkgs.tesseract ]}"
-          ];
-          meta.mainProgram = "nixtest-tui";
-        };
-      });
+      overlays.default = final: _prev: {
+        nixtest-tui = final.callPackage ./nix/package.nix { };
+      };
 
-      apps = forAllSystems (pkgs: {
-        default = {
-          type = "app";
-          program = "${self.packages.${pkgs.system}.default}/bin/nixtest-tui";
-        };
-      });
+      packages = forAllSystems (
+        _system: pkgs:
+        let
+          nixtest-tui = pkgs.callPackage ./nix/package.nix { };
+        in
+        {
+          inherit nixtest-tui;
+          default = nixtest-tui;
+        }
+      );
 
-      devShells = forAllSystems (pkgs: {
-        default = pkgs.mkShell {
-          packages = [
-            pkgs.python3 pkgs.qemu_test pkgs.vde2 pkgs.tesseract pkgs.cpio pkgs.kmod
-            pkgs.busybox pkgs.ruff pkgs.mypy
-          ];
-        };
-      });
+      apps = forAllSystems (
+        system: _pkgs:
+        let
+          package = self.packages.${system}.default;
+        in
+        {
+          default = {
+            type = "app";
+            program = lib.getExe package;
+            meta.description = "open a NixOS test in nixtest-tui (or run it with --headless)";
+          };
+          nixos-test-driver = {
+            type = "app";
+            program = "${package}/bin/nixos-test-driver";
+            meta.description = "the drop-in NixOS test driver";
+          };
+        }
+      );
+
+      devShells = forAllSystems (
+        system: pkgs:
+        let
+          package = self.packages.${system}.default;
+          python = pkgs.python3.withPackages (
+            ps:
+            package.passthru.pythonDependencies ps
+            ++ [
+              ps.pytest
+              ps.pytest-asyncio
+              ps.pytest-timeout
+              ps.mypy
+            ]
+          );
+        in
+        {
+          default = pkgs.mkShell {
+            packages = [
+              python
+              pkgs.ruff
+              pkgs.nix
+            ]
+            ++ package.passthru.runtimeTools;
+            # Run from the checkout: `python -m nixtest_tui ...`, `pytest`.
+            shellHook = ''
+              export PYTHONPATH="$PWD''${PYTHONPATH:+:$PYTHONPATH}"
+            '';
+          };
+        }
+      );
+
+      checks = forAllSystems (
+        system: _pkgs: {
+          package = self.packages.${system}.default;
+        }
+      );
+
+      lib = {
+        # Add to a test's `imports` to run it on nixtest-tui's driver.
+        inherit testModule;
+
+        # The same for a test that is already built: `withNixtestDriver (pkgs.testers.runNixOSTest
+        # ./my-test.nix)`. Its `driver`, `driverInteractive` and the test derivation all use
+        # nixtest-tui's `nixos-test-driver`.
+        withNixtestDriver =
+          test:
+          if test ? extend then
+            test.extend { modules = [ testModule ]; }
+          else
+            throw (
+              "nixtest-tui: withNixtestDriver needs a test made by runNixOSTest or runTest "
+              + "(this one has no `extend`); add nixtest-tui.lib.testModule to its imports instead"
+            );
+      };
     };
 }

@@ -10,15 +10,10 @@ from pathlib import Path
 from nixtest_tui import __version__
 from nixtest_tui.guests.errors import GuestBuildError
 from nixtest_tui.headless.args import add_driver_arguments
+from nixtest_tui.nixlaunch import NixLaunchError, add_nix_arguments, target_from_args
 
 TRACE_NAME = "nixtest-trace.jsonl"
 
-NOT_YET = (
-    "nixtest-tui: the TUI is not implemented yet in this version. Run the test without it:\n"
-    "  nixtest-tui --headless -c driver-configuration.json   (or: nixos-test-driver -c ...)\n"
-    "`nixtest-tui demo` runs the bundled demo headless; `nixtest-tui guests build|check|path`\n"
-    "manages the guest images."
-)
 VERBS = ("demo", "guests", "attach")
 
 
@@ -31,12 +26,43 @@ def _serial_echo(name: str, line: str) -> None:
 
 
 def cmd_open(args: argparse.Namespace) -> int:
-    if not args.headless:
-        print(NOT_YET, file=sys.stderr)
-        return 2
-    from nixtest_tui.headless.run import run
+    if args.demo:
+        args.config = _prepare_demo(Path(args.demo_dir))
+        if args.output_directory == Path.cwd():
+            args.output_directory = Path(args.demo_dir).resolve() / "out"
+            args.output_directory.mkdir(exist_ok=True)
+    try:
+        target_from_args(args, _progress)
+    except NixLaunchError as exc:
+        print(f"nixtest-tui: error: {exc}", file=sys.stderr)
+        return exc.status
+    if args.headless:
+        from nixtest_tui.headless.run import run
 
-    return run(args, "nixtest-tui", default_trace=Path(TRACE_NAME))
+        return run(args, "nixtest-tui", default_trace=Path(TRACE_NAME))
+    from nixtest_tui.app import run_tui
+    from nixtest_tui.driver.errors import ConfigError
+    from nixtest_tui.headless.args import resolve_configuration
+    from nixtest_tui.session import Session
+
+    try:
+        config = resolve_configuration(args)
+    except ConfigError as exc:
+        print(f"nixtest-tui: error: {exc}", file=sys.stderr)
+        return 2
+    keep = bool(args.keep_machine_state or args.keep_vm_state)
+    return run_tui(Session(config, args.output_directory, keep))
+
+
+def _prepare_demo(directory: Path) -> Path:
+    from nixtest_tui.demo.network import write_demo
+    from nixtest_tui.guests.accel import choose_accelerator
+    from nixtest_tui.guests.tiny import ensure_tiny
+
+    image = ensure_tiny(_progress)
+    accelerator = choose_accelerator(image.kernel)
+    _progress(f"accelerator: {accelerator}")
+    return write_demo(image, accelerator, directory.resolve())
 
 
 def cmd_guests_build(args: argparse.Namespace) -> int:
@@ -113,10 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
         "(each has --help).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--demo", action="store_true",
+                        help="open the bundled three-machine demo (built on first use)")
+    parser.add_argument("--demo-dir", default="demo-network", metavar="DIR",
+                        help="where --demo writes its start scripts (default: ./demo-network)")
     parser.add_argument("--headless", action="store_true",
                         help="run the test without the UI, exactly like nixos-test-driver, "
                         f"and record a trace ({TRACE_NAME} in the output directory)")
     add_driver_arguments(parser)
+    add_nix_arguments(parser)
     parser.set_defaults(func=cmd_open)
     return parser
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 import warnings
 from collections.abc import Iterator
@@ -12,7 +13,6 @@ from typing import Any
 import pytest
 
 from nixtest_tui.driver import polling as polling_module
-from nixtest_tui.driver import retry as retry_module
 from nixtest_tui.driver.errors import PollingConditionError, RequestedAssertionFailed
 from nixtest_tui.driver.logger import Attributes, TerminalLogger
 from nixtest_tui.driver.polling import (
@@ -21,6 +21,9 @@ from nixtest_tui.driver.polling import (
     check_polling_conditions,
     make_polling_condition,
 )
+
+# the package exports the function `retry`; the tests patch the module
+retry_module = importlib.import_module("nixtest_tui.driver.retry")
 
 
 class RecordingLogger(TerminalLogger):

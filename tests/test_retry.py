@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from nixtest_tui.driver import retry as retry_module
 from nixtest_tui.driver.errors import RequestedAssertionFailed
 from nixtest_tui.driver.retry import retry
+
+# the package exports the function `retry`; the tests patch the module
+retry_module = importlib.import_module("nixtest_tui.driver.retry")
 
 
 class FakeClock:

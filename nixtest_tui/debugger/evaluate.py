@@ -28,6 +28,24 @@ class EvalResult:
         return not self.error
 
 
+def evaluate_in_namespace(namespace: dict[str, object], source: str) -> EvalResult:
+    """The same as evaluate_in, for a plain namespace (no paused frame: an idle session)."""
+    printed = io.StringIO()
+    try:
+        try:
+            compiled, is_expression = compile(source, "<evaluation>", "eval"), True
+        except SyntaxError:
+            compiled, is_expression = compile(source, "<evaluation>", "exec"), False
+        with contextlib.redirect_stdout(printed):
+            value = eval(compiled, namespace)  # noqa: S307 - the user's
+        output = printed.getvalue()
+        if is_expression and value is not None:
+            output += repr(value)
+        return EvalResult(source, output)
+    except BaseException:
+        return EvalResult(source, printed.getvalue(), traceback.format_exc(limit=-3))
+
+
 def evaluate_in(frame: FrameType, source: str) -> EvalResult:
     """Evaluate an expression or run statements with the frame's globals and locals.
 
@@ -57,15 +75,17 @@ def evaluate_in(frame: FrameType, source: str) -> EvalResult:
 
 def completions(frame: FrameType, text: str) -> list[str]:
     """Names (or `obj.attr` names) that complete `text`, without calling anything."""
+    return complete_in_namespace({**frame.f_globals, **frame.f_locals}, text)
+
+
+def complete_in_namespace(scope: dict[str, object], text: str) -> list[str]:
     match = _TOKEN.search(text)
     token = match.group(0) if match else ""
     if "." not in token:
-        names = set(frame.f_locals) | set(frame.f_globals) | set(dir(builtins))
-        names |= set(keyword.kwlist)
+        names = set(scope) | set(dir(builtins)) | set(keyword.kwlist)
         return sorted(n for n in names if n.startswith(token) and not n.startswith("__"))
     head, partial = token.rsplit(".", 1)
     parts = head.split(".")
-    scope = {**frame.f_globals, **frame.f_locals}
     if parts[0] not in scope:
         return []
     obj: object = scope[parts[0]]

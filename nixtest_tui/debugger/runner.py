@@ -234,6 +234,15 @@ class ScriptRunner:
         assert request.result is not None
         return request.result
 
+    def running_line(self) -> int | None:
+        """The script line the worker is executing now, sampled without any tracing cost."""
+        if self._thread is None or self._thread.ident is None:
+            return None
+        frame = sys._current_frames().get(self._thread.ident)
+        while frame is not None and frame.f_code not in self._codes:
+            frame = frame.f_back
+        return frame.f_lineno if frame is not None else None
+
     def completions(self, text: str) -> list[str]:
         frame = self._frame
         return completions(frame, text) if frame is not None else []
