@@ -79,7 +79,10 @@ class MachineList(DataTable[str]):
         self.rows_by_name = {row.name: row for row in rows}
 
     def on_mount(self) -> None:
-        self.add_columns("machine", "state", "accel", "vlans")
+        self.add_column("machine")
+        self.add_column("state", width=13)
+        self.add_column("accel", width=5)
+        self.add_column("vlans")
         for row in self.rows_by_name.values():
             self.add_row(*self._cells(row), key=row.name)
 
