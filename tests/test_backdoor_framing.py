@@ -49,3 +49,8 @@ def test_background_holder_of_stdout_does_not_hang() -> None:
 def test_each_command_is_one_short_line() -> None:
     line = frame_command("systemctl is-active multi-user.target", None)
     assert line.count(b"\n") == 1 and len(line) < 60
+
+
+def test_background_job_with_redirected_output_is_not_flagged() -> None:
+    reply = parse_reply(run_locally("sleep 2 >/dev/null 2>&1 & echo started"))
+    assert reply is not None and reply.stdout == b"started\n" and not reply.stdout_left_open

@@ -135,6 +135,7 @@ class Driver:
         self.machines_qemu: list[QemuMachine] = []
         self.machines_nspawn: list[NspawnMachine] = []
         self.polling_conditions: list[PollingCondition] = []
+        self.created_machines: list[QemuMachine] = []  # create_machine()'s, released at exit
         self.vhost_vsock = None
         # a lambda, so that a consumer can replace terminate_test after construction
         self.race_timer = threading.Timer(config.global_timeout.total_seconds(),
@@ -174,7 +175,7 @@ class Driver:
     def __exit__(self, *exc_info: object) -> None:
         with self.logger.nested("cleanup"):
             self.race_timer.cancel()
-            for machine in self.machines:
+            for machine in [*self.machines, *self.created_machines]:
                 try:
                     machine.release()
                 except Exception as exc:  # one machine must not keep the others alive
@@ -365,9 +366,11 @@ class Driver:
         if keep_vm_state is not None:
             keep_machine_state = keep_vm_state
         assert self.tmp_dir is not None, "create_machine() needs a running driver"
-        return QemuMachine(self.out_dir, self.tmp_dir, start_command, self.logger,
-                           name=name or machine_name_from(start_command),
-                           keep_machine_state=keep_machine_state, bus=self.bus)
+        machine = QemuMachine(self.out_dir, self.tmp_dir, start_command, self.logger,
+                              name=name or machine_name_from(start_command),
+                              keep_machine_state=keep_machine_state, bus=self.bus)
+        self.created_machines.append(machine)  # not in `machines`, but never left running
+        return machine
 
     def serial_stdout_on(self) -> None:
         self.logger.print_serial_logs(True)
