@@ -38,8 +38,10 @@ OPEN_STDOUT_GRACE = 2.0  # seconds a background holder of stdout gets before we 
 TICK = 0.5  # how often a blocked read checks whether QEMU is still alive
 
 _EXIT_TRAP = (
-    'trap \'__s=$?; if [ -n "${!:-}" ] && kill -0 "$!" 2>/dev/null && '
-    '{ [[ /proc/$!/fd/1 -ef /dev/stdout ]] || [[ /proc/$!/fd/2 -ef /dev/stdout ]]; }; then '
+    'trap \'__s=$?; __h() { kill -0 "$!" 2>/dev/null && { [[ /proc/$!/fd/1 -ef /dev/stdout ]] '
+    '|| [[ /proc/$!/fd/2 -ef /dev/stdout ]]; }; }; '
+    # a just-forked job may not have applied its own redirections yet: look twice
+    'if [ -n "${!:-}" ] && __h && sleep 0.2 && __h; then '
     f'printf "!%d\\n" "$__s" >&{CHANNEL_FD}; '
     '__r=; for __p in /proc/[0-9]*; do [[ $__p/fd/0 -ef /dev/stdout ]] && __r=${__p#/proc/}; done; '
     f'( sleep {OPEN_STDOUT_GRACE}; read -r __c < /proc/$__r/comm && [ "$__c" = base64 ] && '
