@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from textual.app import App
 from textual.worker import get_current_worker
@@ -31,7 +32,7 @@ def coalesce(events: list[Event]) -> tuple[dict[str, bytes], list[Event]]:
     return {machine: bytes(data) for machine, data in serial.items()}, others
 
 
-def pump(app: App[object], bus: EventBus,
+def pump(app: App[Any], bus: EventBus,
          deliver: Callable[[dict[str, bytes], list[Event]], None]) -> None:
     """Run in a thread worker until the worker is cancelled."""
     worker = get_current_worker()
