@@ -12,7 +12,7 @@ from nixtest_tui.driver.events import Event, MachineStateChanged
 
 STATE_LABELS = {
     "off": "off", "starting": "starting", "running": "booting", "connected": "up",
-    "shutting-down": "shutting down",
+    "shutting-down": "stopping",
 }
 
 
@@ -32,7 +32,7 @@ class MachineRow:
             if self.detail == "released":
                 return "off"
             return f"exited {self.exit_code}" if self.exit_code in (0, None) else \
-                f"crashed ({self.exit_code})"
+                f"died {self.exit_code}"
         return STATE_LABELS.get(self.state, self.state)
 
 
@@ -80,7 +80,7 @@ class MachineList(DataTable[str]):
 
     def on_mount(self) -> None:
         self.add_column("machine")
-        self.add_column("state", width=13)
+        self.add_column("state", width=9)
         self.add_column("accel", width=5)
         self.add_column("vlans")
         for row in self.rows_by_name.values():
