@@ -76,12 +76,18 @@ class ConsoleMixin:
     def wait_for_console_text(self, regex: str, timeout: Duration | None = None) -> None:
         """Match `regex` against the serial lines not consumed by an earlier call.
 
-        Lines that arrived before this call count (they wait in the queue); with no timeout
-        this waits as long as it takes, as upstream does, but gives up if QEMU exits.
+        Lines that arrived before this call count (they wait in the queue). With no timeout
+        this waits as long as it takes, as upstream does; a machine that is not started yet
+        may still be started by another thread, but one whose QEMU died will never print.
         """
         limit = None if timeout is None else to_timedelta(timeout, "wait_for_console_text()")
-        deadline = None if limit is None else time.monotonic() + limit.total_seconds()
-        pattern = re.compile(regex)
+        started = time.monotonic()
+        try:
+            pattern = re.compile(regex)
+        except re.error as exc:
+            raise RequestedAssertionFailed(
+                f"wait_for_console_text(): {regex!r} is not a valid regular expression: {exc}"
+            ) from None
         taken: list[str] = []
         with self.nested(f"waiting for {regex} to appear on console"):
             while True:
@@ -94,15 +100,16 @@ class ConsoleMixin:
                 if pattern.search("\n".join(taken)):
                     return
                 cancel.check()
-                if deadline is not None and time.monotonic() > deadline:
+                elapsed = time.monotonic() - started
+                if limit is not None and elapsed > limit.total_seconds():
                     raise RequestedAssertionFailed(
-                        f"action timed out after {limit.total_seconds() if limit else 0:.2f} "
-                        f"seconds (timeout={limit.total_seconds() if limit else 0})"
+                        f"action timed out after {elapsed:.2f} seconds "
+                        f"(timeout={limit.total_seconds()})"
                     )
-                if self.process is None or self.process.poll() is not None:
-                    raise MachineError(
-                        f"{self.name} stopped while waiting for {regex!r} on the console"
-                    )
+                if self.process is not None and self.process.poll() is not None:
+                    raise MachineError(f"QEMU of {self.name} exited with code "
+                                       f"{self.process.returncode} while waiting for "
+                                       f"{regex!r} on the console")
 
     def console_interact(self) -> None:
         """Forward the terminal's input to the serial console, byte by byte; Ctrl-D returns."""
