@@ -16,6 +16,7 @@ from nixtest_tui.driver.events import Event, MachineStateChanged, ScriptStateCha
 from nixtest_tui.driver.qemu import QemuMachine
 from nixtest_tui.session import Session
 from nixtest_tui.widgets.bridge import pump
+from nixtest_tui.widgets.commands import NixtestCommands
 from nixtest_tui.widgets.console import SerialConsole
 from nixtest_tui.widgets.driver_log import DriverLog
 from nixtest_tui.widgets.failure_bar import FailureBar
@@ -29,6 +30,7 @@ from nixtest_tui.widgets.waiting import WaitingStrip
 class NixtestApp(App[int]):
     TITLE = "nixtest-tui"
     CSS_PATH = "nixtest.tcss"
+    COMMANDS = App.COMMANDS | {NixtestCommands}
     BINDINGS = [
         Binding("f5,c", "run", "Run/continue"),
         Binding("f6,p", "pause", "Pause"),
@@ -41,6 +43,7 @@ class NixtestApp(App[int]):
         Binding("F", "resolve('raise')", "Fail", show=False),
         Binding("ctrl+r", "restart", "Restart script"),
         Binding("f8", "insert_recorded", "Record to script", show=False),
+        Binding("f1", "show_help_panel", "Keys", show=False),
         Binding("q,ctrl+q", "quit", "Quit", priority=True),
     ]
 

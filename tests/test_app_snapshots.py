@@ -70,3 +70,23 @@ def test_paused_at_a_breakpoint_120x36(snap_compare: Any, app: NixtestApp) -> No
         await settle(pilot, lambda: app.sub_title.startswith("paused"))
 
     assert snap_compare(app, terminal_size=(120, 36), run_before=run_before)
+
+
+async def test_command_palette_runs_actions(app: NixtestApp) -> None:
+    """ctrl+p, "run / continue", enter: the script starts (and, with machines whose start
+    scripts do not exist, pauses on the failing start_all())."""
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(100):
+            if app.sub_title.startswith("idle"):
+                break
+            await asyncio.sleep(0.05)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"run / continue")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        for _ in range(200):
+            if app.sub_title.startswith("paused"):
+                break
+            await asyncio.sleep(0.05)
+        assert app.sub_title.startswith("paused at line 2 (failure)")
+        await pilot.press("q")
