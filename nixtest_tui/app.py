@@ -15,15 +15,18 @@ from nixtest_tui.debugger import Action
 from nixtest_tui.driver.events import Event, MachineStateChanged, ScriptStateChanged
 from nixtest_tui.driver.qemu import QemuMachine
 from nixtest_tui.session import Session
+from nixtest_tui.topology import NetworkModel
 from nixtest_tui.widgets.bridge import pump
 from nixtest_tui.widgets.commands import NixtestCommands
 from nixtest_tui.widgets.console import SerialConsole
 from nixtest_tui.widgets.driver_log import DriverLog
 from nixtest_tui.widgets.failure_bar import FailureBar
+from nixtest_tui.widgets.inspector import ScreenInspector
 from nixtest_tui.widgets.machines import MachineList, MachineRow
 from nixtest_tui.widgets.repl import ReplPane
 from nixtest_tui.widgets.script_pane import ScriptPane
 from nixtest_tui.widgets.subtests import SubtestList
+from nixtest_tui.widgets.topology import TopologyPanel
 from nixtest_tui.widgets.waiting import WaitingStrip
 
 
@@ -77,6 +80,10 @@ class NixtestApp(App[int]):
                 yield DriverLog([m.name for m in machines])
             with TabPane("repl", id="tab-repl"):
                 yield ReplPane(self.session.evaluate, self.session.completions)
+            with TabPane("network", id="pane-network"):
+                yield TopologyPanel(NetworkModel.from_config(config), self.session.machine)
+            with TabPane("screen", id="pane-screen"):
+                yield ScreenInspector(list(config.vms), self.session.machine)
             for machine in machines:
                 with TabPane(machine.name, id=f"tab-{machine.name}"):
                     yield SerialConsole(machine.name, self._sender(machine.name),
@@ -116,7 +123,10 @@ class NixtestApp(App[int]):
             self.query_one(f"#console-{machine}", SerialConsole).feed(data)
         machines, waiting = self.query_one(MachineList), self.query_one(WaitingStrip)
         log, subtests = self.query_one(DriverLog), self.query_one(SubtestList)
+        network, screen = self.query_one(TopologyPanel), self.query_one(ScreenInspector)
         for event in events:
+            network.handle(event)
+            screen.handle(event)
             machines.handle(event)
             waiting.handle(event)
             log.handle(event)

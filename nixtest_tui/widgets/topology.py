@@ -1,0 +1,152 @@
+"""The network tab: VLAN switches with their member NICs, link state and on-demand pings.
+
+A table rather than a drawing: one block of rows per VLAN reads the same with 1 machine or 20,
+scrolls, and keeps a cursor for the actions. The rows come from `nixtest_tui.topology`, which
+also prints them as text. Blocking a link and pinging are machine calls that wait on QEMU and
+the guest, so they run in thread workers; the table changes only when the driver's events
+(`LinkChanged`) come back through the bridge, so it shows what happened, not what was asked.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from rich.text import Text
+from textual import work
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from nixtest_tui.driver.base import BaseMachine
+from nixtest_tui.driver.events import Event
+from nixtest_tui.driver.qemu import QemuMachine
+from nixtest_tui.topology import BLOCKABLE_NIC, COLUMNS, NetworkModel, Nic, Probe
+
+_RTT = re.compile(r"time=([0-9.]+ ?ms)")
+
+
+def _style(cell: str) -> str:
+    """Trouble in red, good news in green: the cells are plain text (no markup) otherwise."""
+    if cell == "blocked" or "FAILED" in cell:
+        return "bold red"
+    return "green" if cell.endswith(": ok") or ": ok " in cell else ""
+
+
+class TopologyPanel(DataTable[Text]):
+    """| Key | Action |
+    | --- | --- |
+    | `b` | block/unblock the selected machine's first VLAN NIC (upstream's `block()`) |
+    | `p` | ping from the selected machine to every other member of the row's VLAN |
+    """
+
+    BINDINGS = [
+        Binding("b", "toggle_link", "Block/unblock link"),
+        Binding("p", "ping", "Ping peers"),
+    ]
+    DEFAULT_CSS = """
+    TopologyPanel { height: 1fr; }
+    """
+
+    def __init__(self, model: NetworkModel, machine: Callable[[str], BaseMachine],
+                 **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        self.model = model
+        self._machine = machine
+
+    def on_mount(self) -> None:
+        for column in COLUMNS:
+            self.add_column(column, key=column)
+        self._fill()
+
+    def _fill(self) -> None:
+        """Rebuild all rows: at most a few dozen, and ping labels move between rows."""
+        row = self.cursor_row
+        self.clear()
+        for index, line in enumerate(self.model.rows()):
+            self.add_row(*(Text(cell, style=_style(cell)) for cell in line.cells()),
+                         key=str(index))
+        if self.row_count:
+            self.move_cursor(row=min(max(row, 0), self.row_count - 1))
+
+    def handle(self, event: Event) -> None:
+        if self.model.handle(event):
+            self._fill()
+
+    def text(self) -> str:
+        return "\n".join(self.model.lines())
+
+    @property
+    def selected(self) -> tuple[str, int] | None:
+        """(machine, vlan) of the row under the cursor; None on the user-mode row."""
+        rows = self.model.rows()
+        if not 0 <= self.cursor_row < len(rows):
+            return None
+        row = rows[self.cursor_row]
+        return None if row.machine is None or row.vlan is None else (row.machine, row.vlan)
+
+    def select_machine(self, machine: str, vlan: int | None = None) -> None:
+        for index, row in enumerate(self.model.rows()):
+            if row.machine == machine and (vlan is None or row.vlan == vlan):
+                self.move_cursor(row=index)
+                return
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def action_toggle_link(self) -> None:
+        if self.selected is None:
+            self.notify("select a machine's row (the user-mode NIC cannot be blocked)")
+            return
+        name = self.selected[0]
+        node = self.model.machines[name]
+        if not any(nic.index == BLOCKABLE_NIC for nic in node.nics):
+            self.notify(f"{name} has no VLAN NIC to block")
+            return
+        self.set_link(name, block=not node.blocked)
+
+    @work(thread=True, group="topology-link", exit_on_error=False)
+    def set_link(self, name: str, block: bool) -> None:
+        try:
+            machine = self._machine(name)
+            if not isinstance(machine, QemuMachine):
+                raise TypeError("only QEMU machines have links to block")
+            machine.block() if block else machine.unblock()
+        except Exception as exc:
+            self.app.call_from_thread(self.notify, f"{name}: {exc}", severity="error")
+
+    def action_ping(self) -> None:
+        if self.selected is None:
+            self.notify("select a machine's row to ping from")
+            return
+        name, vlan = self.selected
+        try:
+            up = self._machine(name).is_up()
+        except KeyError:
+            up = False  # the session is not open yet
+        if not up:
+            self.notify(f"{name} is not up: start it first (s in the machine list)")
+            return
+        peers = self.model.peers(name, vlan)
+        if not peers:
+            self.notify(f"{name} is alone on vlan {vlan}")
+        for nic in peers:
+            self.ping(self.model.probe(name, nic), nic)
+        self._fill()
+
+    @work(thread=True, group="topology-ping", exit_on_error=False)
+    def ping(self, probe: Probe, target: Nic) -> None:
+        started = time.monotonic()
+        try:
+            status, output = self._machine(probe.source).execute(
+                f"ping -c 1 -W 2 {target.ipv4}", timeout=timedelta(seconds=30))
+            ok = status == 0
+            rtt = _RTT.search(output)
+            detail = (rtt.group(1) if rtt else f"{time.monotonic() - started:.1f} s") if ok else ""
+        except Exception as exc:
+            ok, detail = False, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        self.app.call_from_thread(self._probed, probe, ok, detail)
+
+    def _probed(self, probe: Probe, ok: bool, detail: str) -> None:
+        probe.ok, probe.detail = ok, detail
+        self._fill()
