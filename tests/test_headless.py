@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import NetworkFactory
+from conftest import NetworkFactory, processes_of_this_session
 
 from nixtest_tui.drop_in import build_parser
 from nixtest_tui.headless.args import config_from_wrapper
@@ -35,10 +35,11 @@ with subtest("endless"):
 
 
 def run_driver(tmp_path: Path, *args: str, timeout: float = 180,
-               signal_after: tuple[float, int] | None = None) -> subprocess.CompletedProcess[str]:
+               signal_after: tuple[float, int] | None = None,
+               extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     runtime = tmp_path / "runtime"
     runtime.mkdir(exist_ok=True)
-    env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime), NO_COLOR="1")
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime), NO_COLOR="1", **(extra_env or {}))
     command = [sys.executable, "-m", "nixtest_tui.drop_in", *args]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
@@ -144,11 +145,16 @@ def test_global_timeout_exits_124_and_still_writes_junit(network: NetworkFactory
 def test_signals_tear_down_cleanly(network: NetworkFactory, tmp_path: Path, signum: int) -> None:
     config = network("alice", script=HANGING)
     result = run_driver(tmp_path, "-c", str(config.source), "-o", str(tmp_path),
-                        "--junit-xml", "junit.xml", signal_after=(5.0, signum))
+                        "--junit-xml", "junit.xml", signal_after=(5.0, signum),
+                        extra_env={"LOGFILE": str(tmp_path / "log.xml")})
     assert result.returncode == 128 + signum
     assert "cleanup" in result.stderr and "kill QemuMachine" in result.stderr
     assert junit(tmp_path / "junit.xml").get("failures") == "1"
+    name = signal.Signals(signum).name
+    log = ET.tostring(ET.parse(tmp_path / "log.xml").getroot(), encoding="unicode")
+    assert f"test stopped: received {name}" in log and "kill QemuMachine" in log
     no_leftovers(tmp_path)
+    assert not [p for p in processes_of_this_session() if str(tmp_path) in p]
 
 
 @pytest.mark.vm
@@ -266,3 +272,20 @@ def test_break_on_failure_waits_for_an_attached_fix(network: NetworkFactory,
             process.wait()
     assert junit(tmp_path / "junit.xml").get("failures") == "0"
     no_leftovers(tmp_path)
+
+
+@pytest.mark.vm
+def test_the_demo_passes_headless_with_its_flaky_step_retried(tmp_path: Path) -> None:
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "nixtest_tui", "--demo", "--headless", "--demo-dir",
+         str(tmp_path / "demo"), "--junit-xml", "junit.xml"],
+        env=dict(os.environ, XDG_RUNTIME_DIR=str(runtime), NO_COLOR="1"),
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = junit(tmp_path / "demo" / "out" / "junit.xml")
+    assert report.get("failures") == "0" and report.get("tests") == "5"
+    assert result.stderr.count("(finished: must succeed: touch /tmp/ready") == 2  # retried
+    assert (tmp_path / "demo" / "out" / "server-login.png").exists()

@@ -16,3 +16,18 @@ with subtest("the client talks to the server over VLAN 1"):
 with subtest("the outsider reaches the client but not the server"):
     outsider.succeed("ping -c 1 -W 5 192.168.2.1")
     outsider.fail("ping -c 1 -W 2 192.168.1.3")
+
+with subtest("a flaky step, retried"):
+    client.succeed("rm -f /tmp/ready")
+
+    def ready(last_try):
+        # fails on the first attempt: the marker only appears after the first probe
+        found = client.execute("test -e /tmp/ready")[0] == 0
+        client.succeed("touch /tmp/ready")
+        return found
+
+    retry(ready)
+
+with subtest("the server's screen shows its login prompt"):
+    server.wait_for_text("login|tiny test")
+    server.screenshot("server-login")
