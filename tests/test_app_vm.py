@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from conftest import NetworkFactory
-from nixtest_tui.widgets.console import SerialConsole
 
 from nixtest_tui.app import NixtestApp
 from nixtest_tui.session import Session
+from nixtest_tui.widgets.console import SerialConsole
 from nixtest_tui.widgets.failure_bar import FailureBar
 from nixtest_tui.widgets.machines import MachineList
 from nixtest_tui.widgets.repl import ReplPane
