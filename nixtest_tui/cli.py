@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -51,7 +52,23 @@ def cmd_open(args: argparse.Namespace) -> int:
         print(f"nixtest-tui: error: {exc}", file=sys.stderr)
         return 2
     keep = bool(args.keep_machine_state or args.keep_vm_state)
-    return run_tui(Session(config, args.output_directory, keep))
+    session = Session(config, args.output_directory, keep)
+
+    def hang_up(signum: int, _frame: object) -> None:
+        # A closed terminal (SIGHUP) or SIGTERM: stop the machines and switches first (that
+        # also ends a script thread blocked in a machine call, which the UI would wait for),
+        # then leave the UI.
+        session.close()
+        raise SystemExit(128 + signum)
+
+    previous = {s: signal.signal(s, hang_up) for s in (signal.SIGHUP, signal.SIGTERM)}
+    try:
+        return run_tui(session)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _prepare_demo(directory: Path) -> Path:

@@ -24,6 +24,7 @@ from nixtest_tui.driver.errors import RequestedAssertionFailed
 from nixtest_tui.driver.events import EventBus, WaitFinished, WaitProgress, WaitStarted
 from nixtest_tui.driver.logger import AbstractLogger
 from nixtest_tui.driver.retry import retry
+from nixtest_tui.driver.stateroot import inside_out_dir, private_dir
 
 FIFTEEN_MINUTES = timedelta(minutes=15)
 _UNIT_LINE = re.compile(r"^([^=]+)=(.*)$")
@@ -46,13 +47,17 @@ class BaseMachine(ABC):
         self.logger = logger
         self.keep_machine_state = keep_machine_state
         self.callbacks = callbacks if callbacks is not None else []
+        # run before every command (not monitor commands, so crash() still works): the
+        # driver checks here that the VLAN switches still run
+        self.health_checks: list[Callable[[], None]] = []
         self.bus = bus if bus is not None else EventBus()
         self.state_dir = self.tmp_dir / f"vm-state-{self.name}"
         self.shared_dir = self.tmp_dir / "shared-xchg"
         if not keep_machine_state:
             self.cleanup_statedir()
-        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.shared_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for directory in (self.state_dir, self.shared_dir):
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_dir(directory)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} '{self.name}'>"
@@ -104,6 +109,8 @@ class BaseMachine(ABC):
     def execute(self, command: str, check_return: bool = True, check_output: bool = True,
                 timeout: Duration | None = FIFTEEN_MINUTES) -> tuple[int, str]:
         self.run_callbacks()
+        for check in self.health_checks:
+            check()
         limit = None if timeout is None else to_timedelta(timeout, "execute()")
         return self._execute(command, check_return, check_output, limit)
 
@@ -346,17 +353,18 @@ class BaseMachine(ABC):
 
     def copy_from_machine(self, source: str, target_dir: str = "") -> None:
         """Guest path to `out_dir/<target_dir>/<basename>`, through /tmp/shared."""
+        name = Path(source).name
+        target = inside_out_dir(self.out_dir, target_dir, name)
         staging = Path(tempfile.mkdtemp(dir=self.shared_dir))
         try:
             self.succeed(f"cp -r {source} /tmp/shared/{staging.name}/")
-            name = Path(source).name
-            destination = self.out_dir / target_dir
-            destination.mkdir(parents=True, exist_ok=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
             copied = staging / name
-            if copied.is_dir():
-                shutil.copytree(copied, destination / name, dirs_exist_ok=True)
+            # symlinks stay symlinks: following one the guest made would copy a host file
+            if copied.is_dir() and not copied.is_symlink():
+                shutil.copytree(copied, target, symlinks=True, dirs_exist_ok=True)
             else:
-                shutil.copy(copied, destination / name)
+                shutil.copy(copied, target, follow_symlinks=False)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 

@@ -92,6 +92,34 @@ def _machines(raw: object, where: str) -> dict[str, MachineConfig]:
     return machines
 
 
+def _refuse_duplicate_names(machines: list[MachineConfig], source: str) -> None:
+    """Two machines with one name would share a state dir and one script symbol; upstream
+    silently lets the later one win. Names that differ only where Python needs `_` (`web-1`
+    and `web_1`) clash in the script as well."""
+    seen: dict[str, str] = {}
+    for machine in machines:
+        symbol = re.sub(r"\W", "_", machine.name, flags=re.ASCII)
+        if symbol[:1].isdigit():
+            symbol = "_" + symbol[1:]
+        if symbol in seen:
+            raise ConfigError(f"{source}: machines {seen[symbol]!r} and {machine.name!r} have "
+                              "the same name in the test script; rename one")
+        seen[symbol] = machine.name
+
+
+def check_start_scripts(config: DriverConfiguration) -> None:
+    """Every start script exists and is executable, checked before anything starts: found
+    later, it would be a QEMU that exits 127 after the VLANs came up."""
+    for machine in [*config.vms.values(), *config.containers.values()]:
+        words = machine.start_script.split()
+        script = Path(words[0]) if words else Path()
+        if not script.is_file():
+            raise ConfigError(f"{machine.name}: start script {script} does not exist")
+        if not os.access(script, os.X_OK):
+            raise ConfigError(f"{machine.name}: start script {script} is not executable "
+                              f"(chmod +x {script})")
+
+
 def _vlans(raw: object, where: str) -> list[int]:
     if raw is None:
         return []
@@ -115,6 +143,7 @@ def configuration_from_mapping(data: Mapping[str, Any], source: str) -> DriverCo
     both = set(vms) & set(containers)
     if both:
         raise ConfigError(f"{source}: {sorted(both)} are declared as both VMs and containers")
+    _refuse_duplicate_names([*vms.values(), *containers.values()], source)
     timeout = data.get("global_timeout")
     return DriverConfiguration(
         vms=vms,

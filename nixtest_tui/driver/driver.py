@@ -34,6 +34,7 @@ from nixtest_tui.driver.polling import (
 )
 from nixtest_tui.driver.qemu import QemuMachine
 from nixtest_tui.driver.retry import retry
+from nixtest_tui.driver.stateroot import StateRoot
 from nixtest_tui.driver.vlan import VLan
 
 SCRIPT_FILENAME = "<string>"
@@ -128,6 +129,7 @@ class Driver:
         self.debug = debug if debug is not None else DebugNop()
         self.interactive = interactive
         self.tmp_dir = tmp_dir
+        self.state_root: StateRoot | None = None
         self.trace_script_lines = False  # ScriptLine events for recorders such as --trace
         self.quiet_children = False  # children's stderr to /dev/null (a TUI owns the terminal)
         self.tests = Path(config.test_script).read_text() if config.test_script else ""
@@ -147,8 +149,11 @@ class Driver:
         from nixtest_tui.driver.compat import install_test_driver_alias
 
         install_test_driver_alias()
-        tmp_dir = self.tmp_dir or default_tmp_dir()
-        self.tmp_dir = tmp_dir
+        self.state_root = StateRoot(self.tmp_dir or default_tmp_dir())
+        tmp_dir = self.tmp_dir = self.state_root.claim()
+        if self.state_root.per_run:
+            self.logger.log(f"{self.state_root.base} is in use by {self.state_root.holder}; "
+                            f"this run keeps its state in {tmp_dir}")
         try:
             with self.logger.nested("start all VLans"):
                 for nr in self.config.vlans:
@@ -167,6 +172,8 @@ class Driver:
                               callbacks, self.keep_machine_state, self.bus)
                 for c in self.config.containers.values()
             ]
+            for machine in self.machines:
+                machine.health_checks.append(self.check_vlans)
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -185,6 +192,8 @@ class Driver:
                     vlan.stop()
                 except Exception as exc:
                     self.logger.error(f"Error during cleanup of vlan{vlan.nr}: {exc}")
+            if self.state_root is not None:
+                self.state_root.release(keep=self.keep_machine_state)
 
     @property
     def machines(self) -> list[BaseMachine]:
@@ -377,6 +386,16 @@ class Driver:
 
     def serial_stdout_off(self) -> None:
         self.logger.print_serial_logs(False)
+
+    def check_vlans(self) -> None:
+        """Before each command: a dead switch cut the guests off; say so instead of letting
+        the test fail later on a ping or a timeout."""
+        for vlan in self.vlans:
+            if vlan.process is not None and vlan.process.poll() is not None:
+                raise MachineError(
+                    f"the switch of VLAN {vlan.nr} (vde_switch, pid {vlan.pid}) exited with code "
+                    f"{vlan.process.returncode}: the machines on it have no network any more"
+                )
 
     def check_polling_conditions(self) -> None:
         check_polling_conditions(self.polling_conditions)

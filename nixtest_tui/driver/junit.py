@@ -225,8 +225,12 @@ class JunitXMLLogger(AbstractLogger):
                 self.path.write_text(text, encoding="utf-8")  # a pipe or device: no rename
                 return
             temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            temporary.write_text(text, encoding="utf-8")
-            os.replace(temporary, self.path)
+            try:
+                temporary.write_text(text, encoding="utf-8")
+                os.replace(temporary, self.path)
+            except OSError:
+                temporary.unlink(missing_ok=True)  # no half report left behind (disk full)
+                raise
 
     def close(self) -> None:
         """Writes the final report; subtests still running are reported as failed (the run

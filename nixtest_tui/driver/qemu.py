@@ -16,7 +16,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from nixtest_tui.driver.backdoor import Backdoor
+from nixtest_tui.driver.backdoor import (
+    BACKDOOR_ATTEMPTS,
+    Backdoor,
+    HandshakeTimeout,
+    backdoor_timeout,
+    no_backdoor_message,
+)
 from nixtest_tui.driver.base import BaseMachine
 from nixtest_tui.driver.config import machine_name_from
 from nixtest_tui.driver.console import ConsoleMixin
@@ -74,6 +80,7 @@ class QemuMachine(ConsoleMixin, BaseMachine):
         self.qmp_client: QMPSession | None = None
         self.booted = False
         self.connected = False
+        self.backdoor_timeout = backdoor_timeout()
         self.serial = SerialConsole(self.name, self.bus, self.log_serial)
 
     # -- state ---------------------------------------------------------------------------------
@@ -100,8 +107,13 @@ class QemuMachine(ConsoleMixin, BaseMachine):
         status = self.process.poll()
         if status is None:
             return None
-        tail = "\n".join(self.serial.full_console_log[-10:])
-        return f"QEMU of {self.name} exited with code {status}; last serial lines:\n{tail}"
+        log = self.serial.full_console_log
+        tail = "\n".join(log[-10:])
+        # a panic's own line is followed by a register dump longer than the tail
+        panic = next((line for line in reversed(log[-300:]) if "Kernel panic" in line), None)
+        why = f" after a guest kernel panic ({panic.strip()})" if panic else ""
+        return (f"QEMU of {self.name} exited with code {status}{why}; "
+                f"last serial lines:\n{tail}")
 
     # -- start ---------------------------------------------------------------------------------
 
@@ -160,6 +172,7 @@ class QemuMachine(ConsoleMixin, BaseMachine):
                 "answered.\n" + "\n".join(self.serial.full_console_log)
             )
         try:
+            self.qmp_path.chmod(0o600)  # QEMU created it with its umask
             self.qmp_client = QMPSession.connect(self.qmp_path)
         except (ConnectionError, OSError) as exc:
             self.log(f"cannot connect to QMP: {exc}")
@@ -171,7 +184,14 @@ class QemuMachine(ConsoleMixin, BaseMachine):
     def _listen(self, path: Path) -> socket.socket:
         path.unlink(missing_ok=True)
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        server.bind(str(path))
+        try:
+            server.bind(str(path))
+        except OSError as exc:
+            server.close()
+            hint = ("; a unix socket path has at most 107 bytes: set XDG_RUNTIME_DIR to a "
+                    "shorter directory") if len(os.fsencode(path)) > 107 else ""
+            raise MachineError(f"cannot listen on {path} ({exc}){hint}") from None
+        path.chmod(0o600)  # before QEMU connects; the state dir is 0700 as well
         server.listen(1)
         server.settimeout(0.1)
         return server
@@ -210,7 +230,13 @@ class QemuMachine(ConsoleMixin, BaseMachine):
                 self.log("Guest root shell did not produce any data yet...")
                 self.log("  To debug, enter the VM and run 'systemctl status backdoor.service'.")
 
-            self.shell.handshake(on_silence=silence)
+            try:
+                self.shell.handshake(attempts=BACKDOOR_ATTEMPTS,
+                                     attempt_seconds=self.backdoor_timeout / BACKDOOR_ATTEMPTS,
+                                     on_silence=silence)
+            except HandshakeTimeout as exc:
+                raise MachineError(no_backdoor_message(
+                    self.name, exc, self.serial.full_console_log, self.backdoor_timeout)) from None
             self.log("connected to guest root shell")
             self.log(f"(connecting took {time.monotonic() - started:.2f} seconds)")
             self.connected = True
@@ -248,6 +274,7 @@ class QemuMachine(ConsoleMixin, BaseMachine):
             return
         self.connect()
         assert self.shell is not None
+        self.shell.check_alive()  # a dead shell would leave us waiting for ever
         self._state("shutting-down")
         self.shell.send_raw(b"poweroff\n")
         self.wait_for_shutdown()

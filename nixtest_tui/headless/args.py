@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import tempfile
 from pathlib import Path
 
 from nixtest_tui.driver.config import (
     DriverConfiguration,
+    check_start_scripts,
     legacy_configuration,
     load_driver_configuration,
 )
@@ -27,8 +29,11 @@ def writable_directory(value: str) -> Path:
     path = Path(value)
     if not path.is_dir():
         raise argparse.ArgumentTypeError(f"{value} is not a directory (create it first)")
-    if not os.access(path, os.W_OK):
-        raise argparse.ArgumentTypeError(f"{value} is not writable")
+    try:  # a real probe: os.access says yes to root on a read-only mount
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"{value} is not writable ({exc.strerror})") from None
     return path.resolve()
 
 
@@ -115,7 +120,25 @@ def resolve_configuration(args: argparse.Namespace) -> DriverConfiguration:
         )
     if args.test_script is not None:
         config = DriverConfiguration(**{**config.__dict__, "test_script": args.test_script})
+    check_start_scripts(config)
+    check_script(config.test_script)
     return config
+
+
+def check_script(path: Path) -> None:
+    """A test script that cannot be read or compiled is a bad input: say where, exit 2, and
+    start no switch and no machine for it."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"test script {path}: {exc.strerror}") from None
+    try:
+        compile(text, str(path), "exec")
+    except SyntaxError as exc:
+        line = (exc.text or "").rstrip("\n")
+        caret = " " * max((exc.offset or 1) - 1, 0) + "^"
+        raise ConfigError(f"test script {path}, line {exc.lineno}: {exc.msg}\n    {line}\n"
+                          f"    {caret}") from None
 
 
 def _looks_like_wrapper(path: Path) -> bool:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from nixtest_tui.driver.driver import Driver
+from nixtest_tui.driver.driver import SCRIPT_FILENAME, Driver
 from nixtest_tui.driver.errors import ConfigError
 from nixtest_tui.driver.events import EventBus
 from nixtest_tui.driver.junit import JunitXMLLogger
@@ -105,6 +105,19 @@ def build_logger(args: argparse.Namespace, bus: EventBus, out_dir: Path
     return logger, closers
 
 
+def describe_failure(exc: BaseException, driver: Driver | None, logger: AbstractLogger) -> str:
+    """An exception the script raised (a bad regex, `timeout=True`, a NameError) is the
+    user's error: show the script's own lines and the message, as for a failed assertion,
+    and keep the driver's frames for `--log-level debug`. Anything else is a driver problem
+    and keeps its full traceback."""
+    full = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    frames = traceback.extract_tb(exc.__traceback__)
+    if driver is None or not any(f.filename == SCRIPT_FILENAME for f in frames):
+        return "".join(full).rstrip("\n")
+    logger.debug("".join(full).rstrip("\n"))
+    return driver.script_traceback(exc)
+
+
 def run(args: argparse.Namespace, prog: str, default_trace: Path | None = None) -> int:
     try:
         config = resolve_configuration(args)
@@ -125,11 +138,13 @@ def run(args: argparse.Namespace, prog: str, default_trace: Path | None = None) 
 
         debug = DebugHook(logger, args.debug_hook_attach)
     status = 0
+    current: Driver | None = None
     try:
         with stop_on_signals():
             try:
                 with Driver(config, out_dir, logger, keep, debug, args.interactive,
                             bus) as driver:
+                    current = driver
                     driver.trace_script_lines = trace is not None
                     if args.interactive:
                         from nixtest_tui.headless.repl import run_repl
@@ -154,15 +169,20 @@ def run(args: argparse.Namespace, prog: str, default_trace: Path | None = None) 
                 status = stop.status
             except SystemExit as exc:
                 status = exc.code if isinstance(exc.code, int) else EXIT_FAILED
-            except Exception:
-                logger.log_test_error(traceback.format_exc().rstrip("\n"))
+            except Exception as exc:
+                logger.log_test_error(describe_failure(exc, current, logger))
                 status = EXIT_FAILED
     except Stop as stop:  # a second signal during cleanup
         status = stop.status
     finally:
         signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # a timer that fires this late is moot
         for closer in closers:
-            closer.close()
+            try:
+                closer.close()
+            except OSError as exc:  # a full or vanished output dir: say so, no traceback
+                where = exc.filename or getattr(closer, "path", None) or "a report"
+                print(f"{prog}: error: cannot write {where}: {exc.strerror}", file=sys.stderr)
+                status = status or EXIT_FAILED
         if trace is not None:
             trace.close()
     return status
