@@ -181,31 +181,27 @@ class BaseMachine(ABC):
 
     def wait_until_succeeds(self, command: str, timeout: Duration = FIFTEEN_MINUTES, *,
                             timeout_seconds: Duration | None = None) -> str:
-        limit = self._timeout(timeout if timeout_seconds is None else None, timeout_seconds,
-                              "wait_until_succeeds()")
-        output = ""
-
-        def check(_last_try: bool) -> bool:
-            nonlocal output
-            status, output = self.execute(command, timeout=limit)
-            return status == 0
-
-        with self.nested(f"waiting for success: {command}"):
-            self._poll("command", command, limit, check)
-        return output
+        return self._wait_until(command, True, timeout, timeout_seconds)
 
     def wait_until_fails(self, command: str, timeout: Duration = FIFTEEN_MINUTES, *,
                          timeout_seconds: Duration | None = None) -> str:
-        limit = self._timeout(timeout if timeout_seconds is None else None, timeout_seconds,
-                              "wait_until_fails()")
+        return self._wait_until(command, False, timeout, timeout_seconds)
+
+    def _wait_until(self, command: str, success: bool, timeout: Duration,
+                    timeout_seconds: Duration | None) -> str:
+        """Retry `command` until its status is (non-)zero; each attempt gets the whole timeout,
+        as upstream's do."""
+        api = "wait_until_succeeds()" if success else "wait_until_fails()"
+        limit = self._timeout(timeout if timeout_seconds is None else None, timeout_seconds, api)
         output = ""
 
         def check(_last_try: bool) -> bool:
             nonlocal output
             status, output = self.execute(command, timeout=limit)
-            return status != 0
+            return (status == 0) == success
 
-        with self.nested(f"waiting for failure: {command}"):
+        kind = "success" if success else "failure"
+        with self.nested(f"waiting for {kind}: {command}"):
             self._poll("command", command, limit, check)
         return output
 
