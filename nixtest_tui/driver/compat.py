@@ -35,18 +35,22 @@ def install_test_driver_alias() -> None:
         config,
         driver,
         duration,
+        efi,
         errors,
         logger,
         nspawn,
         polling,
         qemu,
         qmp,
+        symbols,
         vlan,
     )
     from nixtest_tui.driver.retry import retry
 
     qmp_module = _module("test_driver.machine.qmp", QMPSession=qmp.QMPSession,
                          QMPAPIError=errors.QMPAPIError)
+    efi_module = _module("test_driver.efi", EfiVariable=EfiVariable,
+                         UnsupportedMixin=efi.UnsupportedMixin)
     machine_module = _module(
         "test_driver.machine", BaseMachine=base.BaseMachine, QemuMachine=qemu.QemuMachine,
         NspawnMachine=nspawn.NspawnMachine, Machine=qemu.QemuMachine, retry=retry,
@@ -74,9 +78,9 @@ def install_test_driver_alias() -> None:
         ),
         "test_driver.duration": _module("test_driver.duration", Duration=duration.Duration,
                                         to_timedelta=duration.to_timedelta),
-        "test_driver.efi": _module("test_driver.efi", EfiVariable=EfiVariable),
-        "test_driver.debug": _module("test_driver.debug", DebugNop=driver.DebugNop,
-                                     DebugAbstract=driver.DebugNop),
+        "test_driver.efi": efi_module,
+        "test_driver.debug": _module("test_driver.debug", DebugNop=symbols.DebugNop,
+                                     DebugAbstract=symbols.DebugNop),
     }
     package = _module("test_driver", **{k.split(".")[1]: v for k, v in modules.items()
                                         if k.count(".") == 1})

@@ -27,6 +27,7 @@ from nixtest_tui.driver.base import BaseMachine
 from nixtest_tui.driver.config import machine_name_from
 from nixtest_tui.driver.console import ConsoleMixin
 from nixtest_tui.driver.duration import Duration, seconds, to_timedelta
+from nixtest_tui.driver.efi import UnsupportedMixin
 from nixtest_tui.driver.errors import MachineError
 from nixtest_tui.driver.events import (
     CommandFinished,
@@ -50,7 +51,7 @@ def has_display() -> bool:
     return any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY"))
 
 
-class QemuMachine(ConsoleMixin, BaseMachine):
+class QemuMachine(ConsoleMixin, UnsupportedMixin, BaseMachine):
     def __init__(
         self,
         out_dir: Path,
@@ -395,25 +396,3 @@ class QemuMachine(ConsoleMixin, BaseMachine):
             if event_filter(event):
                 return event
         raise TimeoutError(f"no QMP event matched the filter within {limit:.0f} seconds")
-
-    # -- not here yet --------------------------------------------------------------------------
-
-    def ssh_backdoor_command(self) -> str:
-        if not self.vsock_host:
-            raise MachineError("the SSH backdoor is not enabled for this test")
-        return f"ssh -o User=root vsock-mux/{self.vsock_host}"
-
-    def _unsupported(self, what: str) -> MachineError:
-        return MachineError(f"{what} is not supported by nixtest-tui yet")
-
-    def create_efi_vars(self) -> None:
-        raise self._unsupported("create_efi_vars()")
-
-    def write_efi_vars(self, variables: Any) -> None:
-        raise self._unsupported("write_efi_vars()")
-
-    def read_efi_vars(self) -> Any:
-        raise self._unsupported("read_efi_vars()")
-
-    def dump_efi_vars(self) -> None:
-        raise self._unsupported("dump_efi_vars()")
