@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from nixtest_tui.guests.image import GuestImage
 from nixtest_tui.guests.startscript import write_network
 from nixtest_tui.guests.tiny import ensure_tiny
 from nixtest_tui.guests.topology import MachineSpec, Topology
+from nixtest_tui.session import Session
 
 SESSION_MARK = f"NIXTEST_TEST_SESSION={uuid.uuid4()}"
 os.environ["NIXTEST_TEST_SESSION"] = SESSION_MARK.split("=", 1)[1]
@@ -90,3 +92,21 @@ def driver_tmp(tmp_path: Path) -> Path:
     path = tmp_path / "driver-tmp"
     path.mkdir()
     return path
+
+
+async def until(check: Callable[[], bool], seconds: float = 90,
+                between: Callable[[], object] | None = None) -> None:
+    """Poll `check` from a Pilot test without blocking the app's loop."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        if between is not None:
+            between()
+        await asyncio.sleep(0.2)
+
+
+def tui_session(config: DriverConfiguration, tmp_path: Path) -> Session:
+    """A TUI session over `config` with a private state root under `tmp_path`."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(exist_ok=True)
+    return Session(config, tmp_path, tmp_dir=runtime)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import NetworkFactory
+from conftest import NetworkFactory, tui_session, until
 
 from nixtest_tui.app import NixtestApp
 from nixtest_tui.session import Session
@@ -36,24 +33,14 @@ server.wait_for_unit("slow.service")
 """
 
 
-async def until(pilot: object, check: Callable[[], bool], seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.2)
-
 
 def session(network: NetworkFactory, tmp_path: Path, script: str) -> Session:
-    config = network("server", script=script)
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(exist_ok=True)
-    return Session(config, tmp_path, tmp_dir=runtime)
-
+    return tui_session(network("server", script=script), tmp_path)
 
 async def test_breakpoint_step_failure_and_repl(network: NetworkFactory, tmp_path: Path) -> None:
     app = NixtestApp(session(network, tmp_path, SCRIPT))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.sub_title.startswith("idle"))
+        await until(lambda: app.sub_title.startswith("idle"))
         pane = app.query_one(ScriptPane)
         pane.focus()
         for _ in range(2):
@@ -61,12 +48,12 @@ async def test_breakpoint_step_failure_and_repl(network: NetworkFactory, tmp_pat
         await pilot.press("b")
         assert pane.breakpoints == {3}
         await pilot.press("f5")
-        await until(pilot, lambda: app.sub_title == "paused at line 3 (breakpoint)")
+        await until(lambda: app.sub_title == "paused at line 3 (breakpoint)")
         assert pane.current_line == 3
         await pilot.press("n")
-        await until(pilot, lambda: app.sub_title == "paused at line 4 (step)")
+        await until(lambda: app.sub_title == "paused at line 4 (step)")
         await pilot.press("c")
-        await until(pilot, lambda: app.sub_title.startswith("paused at line 6 (failure)"))
+        await until(lambda: app.sub_title.startswith("paused at line 6 (failure)"))
         assert app.query_one(FailureBar).has_class("-visible")
         assert "unexpectedly succeeded" in app.sub_title or pane.failed
         app.query_one("#bottom").active = "tab-repl"  # type: ignore[attr-defined]
@@ -75,11 +62,11 @@ async def test_breakpoint_step_failure_and_repl(network: NetworkFactory, tmp_pat
         box.focus()
         await pilot.press(*'server.succeed("uname -s")')
         await pilot.press("enter")
-        await until(pilot, lambda: any("Linux" in str(line) for line in
+        await until(lambda: any("Linux" in str(line) for line in
                                        repl.query_one("#repl-output").lines))  # type: ignore[attr-defined]
         pane.focus()
         await pilot.press("k")
-        await until(pilot, lambda: app.sub_title == "finished")
+        await until(lambda: app.sub_title == "finished")
         rows = app.query_one(MachineList).rows_by_name
         assert rows["server"].state_label == "up"
         await pilot.press("q")
@@ -89,17 +76,17 @@ async def test_breakpoint_step_failure_and_repl(network: NetworkFactory, tmp_pat
 async def test_console_input_and_waiting_strip(network: NetworkFactory, tmp_path: Path) -> None:
     app = NixtestApp(session(network, tmp_path, WAITING))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.sub_title.startswith("idle"))
+        await until(lambda: app.sub_title.startswith("idle"))
         await pilot.press("f5")
         strip = app.query_one(WaitingStrip)
-        await until(pilot, lambda: "slow.service" in str(strip.render()))
-        await until(pilot, lambda: app.sub_title == "finished")
+        await until(lambda: "slow.service" in str(strip.render()))
+        await until(lambda: app.sub_title == "finished")
         server = app.session.machine("server")
         server.succeed("(head -n 1 /dev/ttyS0 > /tmp/typed) >/dev/null 2>&1 &")
         app.query_one("#bottom").active = "tab-server"  # type: ignore[attr-defined]
         console = app.query_one("#console-server", SerialConsole)
         console.focus()
         await pilot.press("i", *"typed-in-tui", "enter")
-        await until(pilot, lambda: server.execute("grep -q typed-in-tui /tmp/typed")[0] == 0)
+        await until(lambda: server.execute("grep -q typed-in-tui /tmp/typed")[0] == 0)
         assert "connecting to host" in console.plain_text()
         await pilot.press("escape", "q")

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import NetworkFactory
+from conftest import NetworkFactory, tui_session, until
 from PIL import Image
 from textual.widgets import Input, TabbedContent
 
 from nixtest_tui.app import NixtestApp
-from nixtest_tui.session import Session
 from nixtest_tui.widgets.inspector import HALF_BLOCK, ScreenImage, ScreenInspector, halfblock_strips
 
 TTY_TEXT = r"tiny\s+test|login"
 
-
-async def until(check: Callable[[], bool], seconds: float = 60,
-                between: Callable[[], object] | None = None) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        if between is not None:
-            between()
-        await asyncio.sleep(0.5)
 
 
 def test_halfblocks_keep_upper_and_lower_pixels_apart() -> None:
@@ -44,9 +31,7 @@ def test_halfblocks_keep_upper_and_lower_pixels_apart() -> None:
 async def test_screen_tab_shows_the_screen_its_text_and_regex_verdicts(
         network: NetworkFactory, tmp_path: Path) -> None:
     config = network("screen", script='screen.succeed("true")\n')
-    runtime = tmp_path / "runtime"
-    runtime.mkdir()
-    app = NixtestApp(Session(config, tmp_path, tmp_dir=runtime))
+    app = NixtestApp(tui_session(config, tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
         await until(lambda: app.sub_title.startswith("idle"))
         await pilot.press("f5")

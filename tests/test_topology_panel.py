@@ -7,13 +7,11 @@ not exist, which is fine as long as nothing boots. The Pilot test blocks a real 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NetworkFactory
+from conftest import NetworkFactory, tui_session, until
 from textual.pilot import Pilot
 from textual.widgets import Input, TabbedContent
 
@@ -117,20 +115,12 @@ def test_network_tab_snapshot(snap_compare: Any, tmp_path: Path,
     assert snap_compare(app, terminal_size=(120, 36), run_before=run_before)
 
 
-async def until(check: Callable[[], bool], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.1)
-
 
 @pytest.mark.vm
 async def test_block_and_ping_from_the_panel(network: NetworkFactory, tmp_path: Path) -> None:
     config = network("alice", "bob", script='start_all()\nalice.succeed("true")\n'
                                             'bob.succeed("true")\n')
-    runtime = tmp_path / "runtime"
-    runtime.mkdir()
-    app = NixtestApp(Session(config, tmp_path, tmp_dir=runtime))
+    app = NixtestApp(tui_session(config, tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
         await until(lambda: app.sub_title.startswith("idle"))
         await pilot.press("f5")
