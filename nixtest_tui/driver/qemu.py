@@ -42,6 +42,7 @@ from nixtest_tui.driver.monitor import Monitor
 from nixtest_tui.driver.process import spawn, terminate
 from nixtest_tui.driver.qmp import QMPSession
 from nixtest_tui.driver.serial import SerialConsole
+from nixtest_tui.driver.sockets import accept_while, listen_unix
 
 KEY_DELAY = timedelta(milliseconds=10)
 ACCEPT_SECONDS = 300.0
@@ -144,7 +145,7 @@ class QemuMachine(ConsoleMixin, UnsupportedMixin, BaseMachine):
             return
         self.log("starting vm")
         self._state("starting")
-        listeners = {path: self._listen(path) for path in (self.monitor_path, self.shell_path)}
+        listeners = {path: listen_unix(path) for path in (self.monitor_path, self.shell_path)}
         self.serial.reset()
         # `exec`, so that the pid we hold is QEMU's whatever /bin/sh is (dash would not exec
         # the last command itself, and QEMU would outlive release()).
@@ -182,39 +183,20 @@ class QemuMachine(ConsoleMixin, UnsupportedMixin, BaseMachine):
         self.log(f"QEMU running (pid {self.pid})")
         self._state("running")
 
-    def _listen(self, path: Path) -> socket.socket:
-        path.unlink(missing_ok=True)
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            server.bind(str(path))
-        except OSError as exc:
-            server.close()
-            hint = ("; a unix socket path has at most 107 bytes: set XDG_RUNTIME_DIR to a "
-                    "shorter directory") if len(os.fsencode(path)) > 107 else ""
-            raise MachineError(f"cannot listen on {path} ({exc}){hint}") from None
-        path.chmod(0o600)  # before QEMU connects; the state dir is 0700 as well
-        server.listen(1)
-        server.settimeout(0.1)
-        return server
-
     def _accept(self, server: socket.socket, what: str) -> socket.socket:
-        deadline = time.monotonic() + ACCEPT_SECONDS
-        assert self.process is not None
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.serial.join(2)
-                output = "\n".join(self.serial.full_console_log)
-                self._state("exited", self.process.returncode, "QEMU failed to start")
-                raise MachineError(
-                    f"QEMU process exited with code {self.process.returncode} before "
-                    f"connecting to {self.name} {what} socket.\n{output}"
-                )
-            try:
-                connection, _ = server.accept()
-            except TimeoutError:
-                continue
-            connection.settimeout(None)
+        process = self.process
+        assert process is not None
+        connection = accept_while(server, lambda: process.poll() is None, ACCEPT_SECONDS)
+        if connection is not None:
             return connection
+        if process.poll() is not None:
+            self.serial.join(2)
+            output = "\n".join(self.serial.full_console_log)
+            self._state("exited", process.returncode, "QEMU failed to start")
+            raise MachineError(
+                f"QEMU process exited with code {process.returncode} before "
+                f"connecting to {self.name} {what} socket.\n{output}"
+            )
         raise MachineError(f"QEMU of {self.name} did not connect to its {what} socket")
 
     # -- the backdoor ----------------------------------------------------------------------------

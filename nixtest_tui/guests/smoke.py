@@ -15,12 +15,12 @@ import shlex
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from nixtest_tui.driver.process import spawn, terminate
+from nixtest_tui.driver.sockets import accept_while, listen_unix
 
 MAGIC = b"Spawning backdoor root shell..."
 
@@ -56,7 +56,7 @@ class SmokeMachine:
     def start(self, accept_timeout: float = 30.0) -> None:
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.shared_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        listeners = {kind: self._listen(self.state_dir / kind) for kind in ("monitor", "shell")}
+        listeners = {kind: listen_unix(self.state_dir / kind) for kind in ("monitor", "shell")}
         options = (
             f" -qmp unix:{self.state_dir}/qmp,server=on,wait=off"
             f" -monitor unix:{self.state_dir}/monitor"
@@ -76,29 +76,18 @@ class SmokeMachine:
         self.shell = self._accept(listeners["shell"], accept_timeout)
         self._read_until(self.monitor, b"(qemu) ", accept_timeout)
 
-    def _listen(self, path: Path) -> socket.socket:
-        path.unlink(missing_ok=True)
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        server.bind(str(path))
-        server.listen(1)
-        server.settimeout(0.2)
-        return server
-
     def _accept(self, server: socket.socket, timeout: float) -> socket.socket:
-        deadline = time.monotonic() + timeout
+        process = self.process
         try:
-            while time.monotonic() < deadline:
-                if self.process and self.process.poll() is not None:
-                    raise self._error(f"QEMU exited with code {self.process.returncode} early")
-                try:
-                    connection, _ = server.accept()
-                except TimeoutError:
-                    continue
-                connection.settimeout(None)
-                return connection
-            raise self._error("QEMU did not connect to its sockets")
+            connection = accept_while(
+                server, lambda: process is None or process.poll() is None, timeout)
         finally:
             server.close()
+        if connection is not None:
+            return connection
+        if process is not None and process.poll() is not None:
+            raise self._error(f"QEMU exited with code {process.returncode} early")
+        raise self._error("QEMU did not connect to its sockets")
 
     def _read_serial(self) -> None:
         assert self.process and self.process.stdout
