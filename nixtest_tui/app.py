@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from textual import on, work
@@ -64,12 +63,11 @@ class NixtestApp(App[int]):
         from nixtest_tui.debugger.model import ScriptModel
 
         model = ScriptModel.parse(runner_model)
+        network = NetworkModel.from_config(config)
         yield Header()
         with Horizontal(id="top"):
             with Vertical(id="side"):
-                yield MachineList([MachineRow(m.name, "vm" if m.name in config.vms else
-                                              "container", vlans_of(m.start_script))
-                                   for m in machines])
+                yield MachineList([self._row(m.name, network) for m in machines])
                 yield SubtestList(model.subtests)
             with Vertical(id="main"):
                 yield ScriptPane(self.session.script_text)
@@ -81,14 +79,28 @@ class NixtestApp(App[int]):
             with TabPane("repl", id="tab-repl"):
                 yield ReplPane(self.session.evaluate, self.session.completions)
             with TabPane("network", id="pane-network"):
-                yield TopologyPanel(NetworkModel.from_config(config), self.session.machine)
+                yield TopologyPanel(network, self.session.machine)
             with TabPane("screen", id="pane-screen"):
                 yield ScreenInspector(list(config.vms), self.session.machine)
             for machine in machines:
                 with TabPane(machine.name, id=f"tab-{machine.name}"):
-                    yield SerialConsole(machine.name, self._sender(machine.name),
-                                        id=f"console-{machine.name}")
+                    yield self._console(machine.name, is_container=machine.name not in config.vms)
         yield Footer()
+
+    @staticmethod
+    def _row(name: str, network: NetworkModel) -> MachineRow:
+        node = network.machines[name]
+        vlans = ",".join(str(v) for v in sorted({nic.vlan for nic in node.nics}))
+        if node.kind == "container":  # no accelerator to detect: it runs on the host kernel
+            return MachineRow(name, "container", vlans, accelerator="nspawn")
+        return MachineRow(name, "vm", vlans)
+
+    def _console(self, name: str, is_container: bool) -> SerialConsole:
+        """A VM's serial port takes keys; a container's console is its journal, read-only."""
+        if is_container:
+            return SerialConsole(name, None, title=f"{name} (container journal, read-only)",
+                                 id=f"console-{name}")
+        return SerialConsole(name, self._sender(name), id=f"console-{name}")
 
     def _sender(self, name: str):  # type: ignore[no-untyped-def]
         def send(data: bytes) -> None:
@@ -266,15 +278,6 @@ class NixtestApp(App[int]):
     @work(thread=True, group="session", exit_on_error=False)
     def close_session(self) -> None:
         self.session.close()
-
-
-def vlans_of(start_script: str) -> str:
-    """The VLANs a start script plugs into (its `$QEMU_VDE_SOCKET_<n>` uses), for display."""
-    try:
-        text = Path(start_script.split()[0]).read_text(errors="replace")
-    except (OSError, IndexError):
-        return ""
-    return ",".join(sorted(set(re.findall(r"QEMU_VDE_SOCKET_(\d+)", text)), key=int))
 
 
 def run_tui(session: Session) -> int:

@@ -10,12 +10,14 @@ from pathlib import Path
 
 from nixtest_tui import __version__
 from nixtest_tui.guests.errors import GuestBuildError
+from nixtest_tui.guests.image import GuestImage
 from nixtest_tui.headless.args import add_driver_arguments
 from nixtest_tui.nixlaunch import NixLaunchError, add_nix_arguments, target_from_args
 
 TRACE_NAME = "nixtest-trace.jsonl"
 
 VERBS = ("demo", "guests", "attach")
+FLAVOURS = ("tiny", "debian")
 
 
 def _progress(message: str) -> None:
@@ -82,22 +84,31 @@ def _prepare_demo(directory: Path) -> Path:
     return write_demo(image, accelerator, directory.resolve())
 
 
-def cmd_guests_build(args: argparse.Namespace) -> int:
+def _ensure_image(flavour: str, rebuild: bool = False) -> GuestImage:
+    if flavour == "debian":
+        from nixtest_tui.guests.debian import ensure_debian
+
+        return ensure_debian(_progress, rebuild=rebuild)
     from nixtest_tui.guests.tiny import ensure_tiny
 
-    image = ensure_tiny(_progress, rebuild=args.rebuild)
+    return ensure_tiny(_progress, rebuild=rebuild)
+
+
+def cmd_guests_build(args: argparse.Namespace) -> int:
+    image = _ensure_image(args.flavour, rebuild=args.rebuild)
     manifest = image.manifest
-    print(f"tiny guest image: {image.directory}")
+    print(f"{image.flavour} guest image: {image.directory}")
     print(f"  kernel {manifest['kernel_release']}, initrd {manifest['initrd_bytes']:,} bytes")
+    if image.rootfs_image is not None:
+        print(f"  root disk {image.rootfs_image} ({manifest['rootfs_image_bytes']:,} bytes), "
+              f"tree {image.rootfs_tree}")
     for name, version in manifest["packages"].items():
         print(f"  {name} {version}")
     return 0
 
 
 def cmd_guests_path(args: argparse.Namespace) -> int:
-    from nixtest_tui.guests.tiny import ensure_tiny
-
-    print(ensure_tiny(_progress).directory)
+    print(_ensure_image(args.flavour).directory)
     return 0
 
 
@@ -105,15 +116,26 @@ def cmd_guests_check(args: argparse.Namespace) -> int:
     from nixtest_tui.guests.accel import choose_accelerator
     from nixtest_tui.guests.check import Check, run_checks
     from nixtest_tui.guests.startscript import write_network
-    from nixtest_tui.guests.tiny import ensure_tiny
     from nixtest_tui.guests.topology import MachineSpec, Topology
 
-    image = ensure_tiny(_progress)
+    image = _ensure_image(args.flavour)
     accelerator = choose_accelerator(image.kernel)
     _progress(f"accelerator: {accelerator}")
-    topology = Topology((MachineSpec("alice"), MachineSpec("bob")))
-    with tempfile.TemporaryDirectory(prefix="nixtest-guests-check-") as out:
-        config = write_network(topology, image, accelerator, Path(out), "start_all()\n")
+    if args.flavour == "debian":
+        # one VM: a systemd boot costs ~10 s under TCG, and the VLAN path is the tiny check's
+        topology = Topology((MachineSpec("alice"),))
+        checks = [
+            Check("alice", "systemctl is-system-running --wait", expect_output="running"),
+            Check("alice", "systemctl is-active backdoor.service echo.socket",
+                  expect_output="active\nactive"),
+            Check("alice", "ping -c 1 -W 5 alice"),
+            Check("alice", "systemctl start broken.service", should_succeed=False),
+            Check("alice", "su -l alice -c 'XDG_RUNTIME_DIR=/run/user/$(id -u) "
+                  "systemctl --user start hello-user.service'"),
+            Check("alice", "timeout 1 sleep 5", should_succeed=False),
+        ]
+    else:
+        topology = Topology((MachineSpec("alice"), MachineSpec("bob")))
         checks = [
             Check("alice", "ping -c 1 -W 5 bob"),
             Check("bob", "nc -z alice 7"),
@@ -121,6 +143,8 @@ def cmd_guests_check(args: argparse.Namespace) -> int:
             Check("bob", "systemctl start broken.service", should_succeed=False),
             Check("alice", "timeout 1 sleep 5", should_succeed=False),
         ]
+    with tempfile.TemporaryDirectory(prefix="nixtest-guests-check-") as out:
+        config = write_network(topology, image, accelerator, Path(out), "start_all()\n")
         results = run_checks(config, checks, _progress, _serial_echo if args.verbose else None)
     return 0 if all(r.passed for r in results) else 1
 
@@ -198,15 +222,21 @@ def build_verb_parser() -> argparse.ArgumentParser:
     guest_verbs = guests.add_subparsers(title="guest commands", metavar="GUEST_COMMAND",
                                         required=True)
     build = guest_verbs.add_parser(
-        "build", help="build the tiny guest image into the cache (reused when up to date)")
+        "build", help="build a guest image into the cache (reused when up to date)")
     build.add_argument("--rebuild", action="store_true", help="build even if cached")
     build.set_defaults(func=cmd_guests_build)
     path = guest_verbs.add_parser("path", help="print the cached image's directory")
     path.set_defaults(func=cmd_guests_path)
     check = guest_verbs.add_parser(
-        "check", help="boot two guests on a VLAN and check the guest contract on this host")
+        "check", help="boot guests and check the guest contract on this host (tiny: two "
+        "guests on a VLAN; debian: one systemd guest)")
     check.add_argument("-v", "--verbose", action="store_true", help="show the serial consoles")
     check.set_defaults(func=cmd_guests_check)
+    for command in (build, path, check):
+        command.add_argument(
+            "--flavour", choices=FLAVOURS, default="tiny",
+            help="tiny: busybox initramfs, ~3 s boot (default); debian: bookworm with real "
+            "systemd, ~10 s boot, needs root to build")
     return parser
 
 

@@ -11,6 +11,7 @@ like the guests themselves compute them.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,6 +125,21 @@ def parse_nics(script_text: str, machine: str, node: int) -> list[Nic]:
     return nics
 
 
+_INTERFACES_JSON = re.compile(r"--interfaces-json\s+'(\[[^']*\])'")
+
+
+def parse_container_nics(script_text: str, machine: str, node: int) -> list[Nic]:
+    """The veths a `run-<name>-nspawn` script asks for (its `--interfaces-json`), in order."""
+    match = _INTERFACES_JSON.search(script_text)
+    try:
+        interfaces = json.loads(match.group(1)) if match else []
+    except ValueError:
+        return []
+    return [Nic(machine, index, int(i["vlan"]), str(i.get("mac", mac_address(i["vlan"], node))),
+                ipv4_address(int(i["vlan"]), node), ipv6_address(int(i["vlan"]), node))
+            for index, i in enumerate(interfaces, start=1) if "vlan" in i]
+
+
 def script_text(machine: MachineConfig) -> str | None:
     """The start script's text: its first word is the script (the rest are arguments)."""
     words = machine.start_script.split()
@@ -151,6 +167,9 @@ class NetworkModel:
                             ipv6_address(vlan, node))
                         for index, vlan in enumerate(sorted(config.vlans), start=1)]
                 restricted = True
+            elif kind == "container":
+                nics = parse_container_nics(text, name, node)
+                restricted = True  # a container has no user-mode NIC to the outside
             else:
                 nics = parse_nics(text, name, node)
                 restricted = "restrict=on" in text or "restrict=yes" in text

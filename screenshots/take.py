@@ -16,8 +16,10 @@ from nixtest_tui.app import NixtestApp
 from nixtest_tui.demo.network import TOPOLOGY, test_script_text
 from nixtest_tui.driver.config import load_driver_configuration
 from nixtest_tui.guests.accel import choose_accelerator
+from nixtest_tui.guests.debian import ensure_debian
 from nixtest_tui.guests.startscript import write_network
 from nixtest_tui.guests.tiny import ensure_tiny
+from nixtest_tui.guests.topology import MachineSpec, Topology
 from nixtest_tui.session import Session
 from nixtest_tui.widgets.repl import ReplPane
 from nixtest_tui.widgets.script_pane import ScriptPane
@@ -70,9 +72,41 @@ async def shoot(script: str, root: Path) -> None:
         await pilot.press("q")
 
 
+CONTAINERS = """\
+start_all()
+web.wait_for_unit("multi-user.target")
+web.succeed("systemctl start echo.socket")
+web.wait_for_open_port(7)
+web.succeed("echo hello from the journal | systemd-cat -t demo")
+vm.succeed("uname -a")
+"""
+
+
+async def shoot_containers(root: Path) -> None:
+    """A container (its console is the journal) beside a tiny VM; needs root."""
+    debian, tiny = ensure_debian(), ensure_tiny()
+    topology = Topology((MachineSpec("web", vlans=(), kind="container"),
+                         MachineSpec("vm", vlans=())))
+    config_path = write_network(topology, tiny, choose_accelerator(tiny.kernel), root,
+                                CONTAINERS, container_tree=debian.rootfs_tree)
+    runtime = root / "runtime"
+    runtime.mkdir()
+    app = NixtestApp(Session(load_driver_configuration(config_path), root, tmp_dir=runtime))
+    async with app.run_test(size=(130, 40)) as pilot:
+        await until(lambda: app.sub_title.startswith("idle"))
+        await pilot.press("f5")
+        await until(lambda: app.sub_title == "finished")
+        app.query_one(TabbedContent).active = "tab-web"
+        await pilot.pause(1.0)
+        app.save_screenshot("container-journal.svg", str(HERE))
+        await pilot.press("q")
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         asyncio.run(shoot(FAILING, Path(scratch)))
+    with tempfile.TemporaryDirectory() as scratch:
+        asyncio.run(shoot_containers(Path(scratch)))
     print("saved:", ", ".join(sorted(p.name for p in HERE.glob("*.svg"))))
 
 

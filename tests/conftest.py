@@ -13,6 +13,7 @@ import pytest
 
 from nixtest_tui.driver.config import DriverConfiguration, load_driver_configuration
 from nixtest_tui.guests.accel import choose_accelerator
+from nixtest_tui.guests.debian import ensure_debian
 from nixtest_tui.guests.image import GuestImage
 from nixtest_tui.guests.startscript import write_network
 from nixtest_tui.guests.tiny import ensure_tiny
@@ -40,19 +41,53 @@ def processes_of_this_session() -> list[str]:
     return found
 
 
+CONTAINER_PARTS = ("systemd-nspawn", "run_nspawn", "journalctl", "unshare")
+
+
+def container_processes_under(root: Path) -> list[str]:
+    """Container processes (wrapper, nspawn, journal follower) working below `root`.
+
+    Containers start with upstream's clean environment, so the session marker cannot find
+    them; their command line or working directory names the test's state dir instead.
+    """
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if any(part in cmdline for part in CONTAINER_PARTS) and (
+                str(root) in cmdline or cwd.startswith(str(root))):
+            found.append(f"{proc.name}: {cmdline}")
+    return found
+
+
 @pytest.fixture(scope="session", autouse=True)
-def no_orphans_after_session() -> Iterator[None]:
+def no_orphans_after_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     yield
+    base = tmp_path_factory.getbasetemp()
+
+    def leftovers() -> list[str]:
+        return processes_of_this_session() + container_processes_under(base)
+
     deadline = time.monotonic() + 5
-    while processes_of_this_session() and time.monotonic() < deadline:
+    while leftovers() and time.monotonic() < deadline:
         time.sleep(0.2)
-    leftovers = processes_of_this_session()
-    assert not leftovers, f"processes outlived the test session: {leftovers}"
+    assert not leftovers(), f"processes outlived the test session: {leftovers()}"
 
 
 @pytest.fixture(scope="session")
 def tiny_image() -> GuestImage:
     return ensure_tiny()
+
+
+@pytest.fixture(scope="session")
+def debian_image() -> GuestImage:
+    """The debian flavour (real systemd); built on first use, which needs root (~45 s)."""
+    return ensure_debian()
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,11 @@ from nixtest_tui.driver.errors import MachineError, RequestedAssertionFailed
 from nixtest_tui.driver.events import EventBus, ScriptLine
 from nixtest_tui.driver.logger import AbstractLogger, CompositeLogger, EventLogger, TerminalLogger
 from nixtest_tui.driver.nspawn import NspawnMachine
+from nixtest_tui.driver.nspawn_host import (
+    in_nix_sandbox,
+    prepare_sandbox_host,
+    require_container_host,
+)
 from nixtest_tui.driver.polling import (
     PollingCondition,
     check_polling_conditions,
@@ -108,9 +113,13 @@ class Driver:
             self.logger.log(f"{self.state_root.base} is in use by {self.state_root.holder}; "
                             f"this run keeps its state in {tmp_dir}")
         try:
+            containers = sorted(self.config.containers)
+            if containers:
+                self._prepare_container_host(containers)
             with self.logger.nested("start all VLans"):
                 for nr in self.config.vlans:
-                    vlan = VLan(nr, tmp_dir, self.logger, self.bus, self.quiet_children)
+                    vlan = VLan(nr, tmp_dir, self.logger, self.bus, self.quiet_children,
+                                with_tap=bool(containers))
                     self.vlans.append(vlan)
                     vlan.start()
             callbacks = [self.check_polling_conditions]
@@ -131,6 +140,12 @@ class Driver:
             self.__exit__(None, None, None)
             raise
         return self
+
+    def _prepare_container_host(self, names: list[str]) -> None:
+        require_container_host(names)
+        if in_nix_sandbox():
+            for step in prepare_sandbox_host():
+                self.logger.log(f"preparing the Nix sandbox for containers: {step}")
 
     def __exit__(self, *exc_info: object) -> None:
         with self.logger.nested("cleanup"):

@@ -25,20 +25,25 @@ _spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nixtest-spawner
 _spawner_lock = threading.Lock()
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def _die_with_parent(parent_pid: int, death_signal: int) -> None:
     # Runs in the child between fork and exec: async-signal-safe calls only.
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _libc.prctl(PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         os._exit(1)
 
 
-def spawn(args: list[str] | str, **popen_kwargs: Any) -> subprocess.Popen[bytes]:
-    """`subprocess.Popen(args, **popen_kwargs)` whose child dies with this process."""
+def spawn(args: list[str] | str, death_signal: int = signal.SIGKILL,
+          **popen_kwargs: Any) -> subprocess.Popen[bytes]:
+    """`subprocess.Popen(args, **popen_kwargs)` whose child dies with this process.
+
+    `death_signal` SIGTERM suits children that must clean up after themselves (a container
+    wrapper removes its network links), SIGKILL everything else.
+    """
     parent = os.getpid()
 
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen(  # noqa: S603 - arguments are the caller's
-            args, preexec_fn=lambda: _die_with_parent(parent), **popen_kwargs
+            args, preexec_fn=lambda: _die_with_parent(parent, death_signal), **popen_kwargs
         )
 
     with _spawner_lock:

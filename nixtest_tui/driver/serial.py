@@ -64,12 +64,13 @@ class SerialConsole:
                 chunk = b""
             if not chunk:
                 break
-            self._feed(chunk)
+            self.feed(chunk)
         if self._partial:
             self._emit_line(self._partial)
             self._partial = b""
 
-    def _feed(self, chunk: bytes) -> None:
+    def feed(self, chunk: bytes) -> None:
+        """Take bytes from any source: the reader thread, or a container's journal stream."""
         self._bus.publish(SerialOutput(machine=self.machine, data=chunk))
         with self._lock:
             self._raw.append(chunk)

@@ -2,8 +2,9 @@
 
 As upstream, the socket directory is exported as `QEMU_VDE_SOCKET_<nr>` in the driver's own
 environment, which every start script inherits. Upstream also plugs a tap device into the
-switch for nspawn containers; that needs CAP_NET_ADMIN and a network namespace of its own, so
-it is left to the containers backend.
+switch (`vde_plug2tap`) and bridges it as `br<nr>`, so that nspawn containers' veths on the
+same bridge reach the VMs. We do that only when the test has containers: a tap needs root, and a
+VM-only test should not need it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from nixtest_tui.driver.errors import VLanError
+from nixtest_tui.driver import bridge
+from nixtest_tui.driver.errors import MachineError, VLanError
 from nixtest_tui.driver.events import EventBus, VLanChanged
 from nixtest_tui.driver.logger import AbstractLogger
 from nixtest_tui.driver.process import spawn, terminate
@@ -28,10 +30,14 @@ class VLan:
     """A running switch; `start()` returns only once the switch answered on its stdin."""
 
     def __init__(self, nr: int, tmp_dir: Path, logger: AbstractLogger | None = None,
-                 bus: EventBus | None = None, quiet: bool = False) -> None:
+                 bus: EventBus | None = None, quiet: bool = False,
+                 with_tap: bool = False) -> None:
         self.nr = nr
         self.socket_dir = tmp_dir / f"vde{nr}.ctl"
         self.process: subprocess.Popen[bytes] | None = None
+        self.with_tap = with_tap
+        self.tap_name = f"vde-tap{nr}"
+        self.plug_process: subprocess.Popen[bytes] | None = None
         self._logger = logger
         self._bus = bus
         self._quiet = quiet  # the switch's own stderr would draw over a TUI
@@ -63,6 +69,8 @@ class VLan:
         if not (self.socket_dir / "ctl").exists():
             self.stop()
             raise VLanError(f"vde_switch for VLAN {self.nr} made no socket in {self.socket_dir}")
+        if self.with_tap:
+            self._start_tap()
         self._log(f"running vlan (pid {self.pid}; ctl {self.socket_dir})")
         if self._bus is not None:
             self._bus.publish(VLanChanged(nr=self.nr, up=True, pid=self.pid))
@@ -86,7 +94,35 @@ class VLan:
                 )
             seen += chunk
 
+    def _start_tap(self) -> None:
+        binary = shutil.which("vde_plug2tap")
+        if binary is None:
+            self.stop()
+            raise VLanError("vde_plug2tap is missing: install Debian's vde2 (./dev setup)")
+        self._log(f"creating tap interface {self.tap_name}")
+        self.plug_process = spawn([binary, "-s", str(self.socket_dir), self.tap_name],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        plug = self.plug_process
+        try:
+            bridge.wait_for_link(self.tap_name, lambda: plug.poll() is None)
+            bridge.attach(self.nr, self.tap_name)
+        except MachineError as exc:
+            self.stop()
+            raise VLanError(f"VLAN {self.nr}: cannot bridge {self.tap_name} to containers: "
+                            f"{exc}") from None
+
+    def _stop_tap(self) -> None:
+        if self.plug_process is None:
+            return
+        terminate(self.plug_process, grace=2.0)
+        self.plug_process = None
+        try:
+            bridge.detach(self.nr, self.tap_name)
+        except MachineError as exc:
+            self._log(f"cannot remove the bridge of VLAN {self.nr}: {exc}")
+
     def stop(self) -> None:
+        self._stop_tap()
         if self.process is None:
             return
         self._log(f"kill vlan (pid {self.pid})")

@@ -5,9 +5,12 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from nixtest_tui.guests.image import GuestImage
 
 
 def cache_root() -> Path:
@@ -53,3 +56,20 @@ def locked(directory: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def newest_with_recipe(guests_dir: Path, flavour: str, recipe: str) -> GuestImage | None:
+    """The newest `<flavour>-*` image built from `recipe`: the fallback when apt is offline."""
+    found = []
+    for manifest in guests_dir.glob(f"{flavour}-*/manifest.json"):
+        image = GuestImage.load(manifest.parent)
+        if image.manifest.get("recipe") == recipe:
+            found.append((manifest.stat().st_mtime, image))
+    return max(found, key=lambda pair: pair[0])[1] if found else None
+
+
+def prune_old_images(guests_dir: Path, flavour: str, keep: int) -> None:
+    """Delete all but the `keep` newest `<flavour>-*` images (each is tens of MB or more)."""
+    images = sorted(guests_dir.glob(f"{flavour}-*/manifest.json"), key=lambda p: p.stat().st_mtime)
+    for manifest in images[:-keep]:
+        shutil.rmtree(manifest.parent, ignore_errors=True)

@@ -6,6 +6,7 @@ changes with each security upload, so `linux-image-amd64`'s dependency is follow
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -114,3 +115,22 @@ def unpack(deb: Path, target: Path) -> Path:
     except (FileNotFoundError, subprocess.CalledProcessError) as exc:
         raise GuestBuildError(f"cannot unpack {deb.name} with dpkg-deb: {exc}") from exc
     return target
+
+
+def resolve_with_kernel(names: list[str], memo: Path) -> list[Package]:
+    """Today's kernel image package (first) and `names`, memoised in `memo`.
+
+    Each apt-cache call takes ~0.5 s, so the answer is kept until `apt-get update` changes the
+    package lists. One memo file per flavour: their package lists differ.
+    """
+    stamp = lists_stamp()
+    try:
+        saved = json.loads(memo.read_text())
+        if stamp and saved["stamp"] == stamp:
+            return [Package(name, version) for name, version in saved["packages"]]
+    except (OSError, ValueError, KeyError):
+        pass
+    packages = resolve([kernel_package_name(), *names])
+    pairs = [[p.name, p.version] for p in packages]
+    memo.write_text(json.dumps({"stamp": stamp, "packages": pairs}))
+    return packages

@@ -9,13 +9,15 @@ unquoted and `"$@"` last.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shlex
 from pathlib import Path
 
 from nixtest_tui.guests.image import GuestImage
-from nixtest_tui.guests.topology import MachineSpec, Topology, mac_address
+from nixtest_tui.guests.nspawnscript import render_nspawn_script
+from nixtest_tui.guests.topology import MachineSpec, Topology, TopologyError, mac_address
 
 QEMU_BINARY = "qemu-system-x86_64"
 KERNEL_PARAMS = "console=tty0 console=ttyS0,115200n8 loglevel=4 panic=-1 acpi=noirq norandmaps"
@@ -32,6 +34,7 @@ def render_start_script(
     node = topology.node_number(machine.name)
     hosts = ",".join(f"{n}/{v}/{i}" for n, v, i in topology.hosts_entries())
     params = f"{KERNEL_PARAMS} net.ifnames=0 testguest.hostname={machine.name}"
+    params += _image_params(machine, image)
     if hosts:
         params += f" testguest.hosts={hosts}"
     if machine.kernel_params:
@@ -57,6 +60,7 @@ def render_start_script(
     lines += [
         f'-kernel "${{{kernel_var}:-{image.kernel}}}"',
         f'-initrd "{image.initrd}"',
+        *_disk_options(image),
         f'-append "{params} $QEMU_KERNEL_PARAMS"',
         *(shlex.quote(option) for option in machine.qemu_options),
         '$QEMU_OPTS "$@"',
@@ -79,15 +83,49 @@ exec {QEMU_BINARY} \\
 """
 
 
+def _image_params(machine: MachineSpec, image: GuestImage) -> str:
+    """The image's own parameters; systemd guests also get a stable machine id per name.
+
+    A fixed id per machine keeps `journalctl` and the journal directory
+    (`/var/log/journal/<id>`) the same across reboots and runs, as on a NixOS test VM.
+    """
+    params = f" {image.kernel_params}" if image.kernel_params else ""
+    if image.runs_systemd:
+        machine_id = hashlib.md5(machine.name.encode(), usedforsecurity=False).hexdigest()
+        params += f" systemd.machine_id={machine_id}"
+    return params
+
+
+def _disk_options(image: GuestImage) -> list[str]:
+    """The root disk, shared read-only by every VM: writes go to a throw-away overlay."""
+    if image.rootfs_image is None:
+        return []
+    drive = f"file={image.rootfs_image},if=virtio,format=raw,snapshot=on,cache=unsafe"
+    return [f'-drive "{drive}"']
+
+
 def write_start_scripts(
-    topology: Topology, image: GuestImage, accelerator: str, bin_dir: Path
+    topology: Topology, image: GuestImage, accelerator: str, bin_dir: Path,
+    container_tree: Path | None = None,
 ) -> dict[str, Path]:
-    """One executable `run-<name>-vm` per machine in `bin_dir`; returns name → path."""
+    """`run-<name>-vm` per VM and `run-<name>-nspawn` per container; returns name → path.
+
+    Containers run on a root tree: `container_tree`, else the image's own (debian flavour).
+    """
     bin_dir.mkdir(parents=True, exist_ok=True)
+    tree = container_tree or image.rootfs_tree
     scripts = {}
     for machine in topology.machines:
-        path = bin_dir / f"run-{machine.name}-vm"
-        path.write_text(render_start_script(machine, topology, image, accelerator))
+        if machine.is_container:
+            if tree is None:
+                raise TopologyError(
+                    f"{machine.name} is a container, which needs the debian guest tree: "
+                    "run `nixtest-tui guests build --flavour debian`")
+            path = bin_dir / f"run-{machine.name}-nspawn"
+            path.write_text(render_nspawn_script(machine, topology, tree))
+        else:
+            path = bin_dir / f"run-{machine.name}-vm"
+            path.write_text(render_start_script(machine, topology, image, accelerator))
         path.chmod(0o755)
         scripts[machine.name] = path.resolve()
     return scripts
@@ -97,12 +135,16 @@ def driver_configuration(
     topology: Topology, scripts: dict[str, Path], test_script: Path
 ) -> dict[str, object]:
     """The upstream JSON shape of driverConfiguration.json (upstream-driver-spec §3)."""
+    containers = {m.name for m in topology.machines if m.is_container}
+
+    def entries(want_containers: bool) -> dict[str, dict[str, str]]:
+        return {name: {"name": name, "start_script": str(path)}
+                for name, path in sorted(scripts.items())
+                if (name in containers) == want_containers}
+
     return {
-        "vms": {
-            name: {"name": name, "start_script": str(path)}
-            for name, path in sorted(scripts.items())
-        },
-        "containers": {},
+        "vms": entries(False),
+        "containers": entries(True),
         "vlans": topology.vlans,
         "global_timeout": topology.global_timeout,
         "enable_ssh_backdoor": False,
@@ -111,11 +153,12 @@ def driver_configuration(
 
 
 def write_network(
-    topology: Topology, image: GuestImage, accelerator: str, out_dir: Path, test_script: str
+    topology: Topology, image: GuestImage, accelerator: str, out_dir: Path, test_script: str,
+    container_tree: Path | None = None,
 ) -> Path:
     """Scripts, test script and config in `out_dir`; returns the config's path."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    scripts = write_start_scripts(topology, image, accelerator, out_dir / "bin")
+    scripts = write_start_scripts(topology, image, accelerator, out_dir / "bin", container_tree)
     script_path = out_dir / "test-script"
     script_path.write_text(test_script)
     config_path = out_dir / "driver-configuration.json"

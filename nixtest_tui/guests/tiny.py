@@ -8,17 +8,15 @@ Debian binaries into a reproducible newc archive.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import stat
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from nixtest_tui.guests import cache, cpio, debs, kernel
+from nixtest_tui.guests import cache, cpio, debs, kernel, kmods
 from nixtest_tui.guests.cpio import Entry
 from nixtest_tui.guests.errors import GuestBuildError
 from nixtest_tui.guests.image import GuestImage
@@ -32,7 +30,9 @@ MODULES = [
 ]
 MEMORY_MB = 256
 KEEP_IMAGES = 3  # older builds beyond this many are deleted (each is ~75 MB)
-_BUILDER_SOURCES = [Path(__file__), Path(cpio.__file__), Path(kernel.__file__)]
+_BUILDER_SOURCES = [
+    Path(__file__), Path(cpio.__file__), Path(kernel.__file__), Path(kmods.__file__),
+]
 
 
 def recipe_key(packages: list[debs.Package]) -> str:
@@ -54,9 +54,9 @@ def ensure_tiny(progress: Progress = lambda _msg: None, rebuild: bool = False) -
     guests_dir = cache.cache_root() / "guests"
     with cache.locked(guests_dir):
         try:
-            packages = _resolve_packages(guests_dir)
+            packages = debs.resolve_with_kernel(PACKAGES, guests_dir / "resolved.json")
         except GuestBuildError:
-            fallback = _newest_with_recipe(guests_dir, _recipe_only_key())
+            fallback = cache.newest_with_recipe(guests_dir, "tiny", _recipe_only_key())
             if fallback is None or rebuild:
                 raise
             progress(f"apt cannot resolve package versions; using the cached {fallback.directory}")
@@ -66,31 +66,6 @@ def ensure_tiny(progress: Progress = lambda _msg: None, rebuild: bool = False) -
             progress(f"tiny guest image cached in {directory}")
             return GuestImage.load(directory)
         return _build(directory, packages, progress)
-
-
-def _resolve_packages(guests_dir: Path) -> list[debs.Package]:
-    """Today's versions; memoised until the apt lists change (each apt-cache call takes ~0.5 s)."""
-    memo = guests_dir / "resolved.json"
-    stamp = debs.lists_stamp()
-    try:
-        saved = json.loads(memo.read_text())
-        if stamp and saved["stamp"] == stamp:
-            return [debs.Package(name, version) for name, version in saved["packages"]]
-    except (OSError, ValueError, KeyError):
-        pass
-    packages = debs.resolve([debs.kernel_package_name(), *PACKAGES])
-    pairs = [[p.name, p.version] for p in packages]
-    memo.write_text(json.dumps({"stamp": stamp, "packages": pairs}))
-    return packages
-
-
-def _newest_with_recipe(guests_dir: Path, recipe: str) -> GuestImage | None:
-    found = []
-    for manifest in guests_dir.glob("tiny-*/manifest.json"):
-        image = GuestImage.load(manifest.parent)
-        if image.manifest.get("recipe") == recipe:
-            found.append((manifest.stat().st_mtime, image))
-    return max(found, key=lambda pair: pair[0])[1] if found else None
 
 
 def _build(directory: Path, packages: list[debs.Package], progress: Progress) -> GuestImage:
@@ -104,7 +79,7 @@ def _build(directory: Path, packages: list[debs.Package], progress: Progress) ->
             deb = debs.fetch(package, cache.cache_root() / "debs")
             unpacked[package.name] = debs.unpack(deb, work / package.name)
         kernel_tree = unpacked[packages[0].name]
-        release = _kernel_release(kernel_tree)
+        release = kmods.kernel_release(kernel_tree)
 
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
@@ -114,7 +89,7 @@ def _build(directory: Path, packages: list[debs.Package], progress: Progress) ->
         )
 
         progress(f"[{len(packages) + 2}/{len(packages) + 3}] collecting kernel modules")
-        modules = _module_entries(kernel_tree, release, work / "depmod")
+        modules = kmods.module_entries(kernel_tree, release, MODULES, work / "depmod")
 
         progress(f"[{len(packages) + 3}/{len(packages) + 3}] writing the initramfs")
         entries = _base_entries(unpacked["busybox-static"], unpacked["bash-static"]) + modules
@@ -136,72 +111,12 @@ def _build(directory: Path, packages: list[debs.Package], progress: Progress) ->
         GuestImage(image.flavour, staging, image.manifest).save_manifest()
         shutil.rmtree(directory, ignore_errors=True)
         staging.rename(directory)
-        _prune_old_images(guests_dir=directory.parent, keep=KEEP_IMAGES)
+        cache.prune_old_images(directory.parent, "tiny", keep=KEEP_IMAGES)
         progress(f"built the tiny guest in {image.manifest['build_seconds']} s: {directory}")
         return image
     finally:
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _prune_old_images(guests_dir: Path, keep: int) -> None:
-    images = sorted(guests_dir.glob("tiny-*/manifest.json"), key=lambda p: p.stat().st_mtime)
-    for manifest in images[:-keep]:
-        shutil.rmtree(manifest.parent, ignore_errors=True)
-
-
-def _kernel_release(kernel_tree: Path) -> str:
-    releases = [p.name for p in (kernel_tree / "lib" / "modules").iterdir()]
-    if len(releases) != 1:
-        raise GuestBuildError(f"expected one kernel release in the package, found {releases}")
-    return releases[0]
-
-
-def _module_entries(kernel_tree: Path, release: str, depmod_root: Path) -> list[Entry]:
-    """The wanted modules and everything they depend on, with depmod's index files."""
-    source = kernel_tree / "lib" / "modules" / release
-    by_name = {p.stem.replace("-", "_"): p for p in source.rglob("*.ko")}
-    wanted: list[Path] = []
-    pending = [name.replace("-", "_") for name in MODULES]
-    while pending:
-        name = pending.pop()
-        if name in (p.stem.replace("-", "_") for p in wanted):
-            continue
-        if name not in by_name:
-            raise GuestBuildError(f"kernel {release} has no module {name}")
-        wanted.append(by_name[name])
-        pending.extend(dep.replace("-", "_") for dep in _module_depends(by_name[name]) if dep)
-
-    target = depmod_root / "lib" / "modules" / release
-    for module in wanted:
-        destination = target / module.relative_to(source)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(module, destination)
-    for index in ("modules.order", "modules.builtin", "modules.builtin.modinfo"):
-        if (source / index).exists():
-            shutil.copyfile(source / index, target / index)
-    _run(["depmod", "-b", str(depmod_root), release], "depmod (package kmod)")
-    prefix = f"lib/modules/{release}"
-    return [
-        Entry.file(f"{prefix}/{path.relative_to(target).as_posix()}", path.read_bytes())
-        for path in sorted(target.rglob("*"))
-        if path.is_file()
-    ]
-
-
-def _module_depends(module: Path) -> list[str]:
-    output = _run(["modinfo", "-F", "depends", str(module)], "modinfo (package kmod)")
-    return output.strip().split(",") if output.strip() else []
-
-
-def _run(command: list[str], what: str) -> str:
-    tool = shutil.which(command[0]) or shutil.which(command[0], path="/usr/sbin:/sbin")
-    if tool is None:
-        raise GuestBuildError(f"{what} is missing; run ./dev setup or apt-get install kmod")
-    result = subprocess.run([tool, *command[1:]], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise GuestBuildError(f"{what} failed: {result.stderr.strip()}")
-    return result.stdout
 
 
 def _base_entries(busybox_tree: Path, bash_tree: Path) -> list[Entry]:
@@ -218,7 +133,7 @@ def _base_entries(busybox_tree: Path, bash_tree: Path) -> list[Entry]:
     entries += _recipe_entries()
     taken = {entry.path for entry in entries}
     taken_names = {path.rsplit("/", 1)[-1] for path in taken}
-    applets = _run([str(busybox), "--list-full"], "busybox --list-full").split()
+    applets = kmods.run_tool([str(busybox), "--list-full"], "busybox --list-full").split()
     for applet in applets:
         # our own scripts (timeout, nc, poweroff, ...) replace busybox's applets of that name
         if applet not in taken and applet.rsplit("/", 1)[-1] not in taken_names:

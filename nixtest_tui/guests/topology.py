@@ -23,6 +23,11 @@ class MachineSpec:
     memory_mb: int | None = None
     qemu_options: tuple[str, ...] = ()
     kernel_params: str = ""
+    kind: str = "vm"  # or "container": a systemd-nspawn container on the Debian tree
+
+    @property
+    def is_container(self) -> bool:
+        return self.kind == "container"
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,9 @@ class Topology:
                 raise TopologyError(
                     f"machine name {machine.name!r}: use letters, digits, '-' and '_'"
                 )
+            if machine.kind not in ("vm", "container"):
+                raise TopologyError(f"{machine.name}: kind must be 'vm' or 'container', "
+                                    f"not {machine.kind!r}")
             for vlan in machine.vlans:
                 if not 1 <= vlan <= 255:
                     raise TopologyError(f"{machine.name}: VLAN {vlan} is outside 1..255")

@@ -143,6 +143,7 @@ class SerialConsole(Widget, can_focus=True):
         machine: str,
         send: Callable[[bytes], None] | None = None,
         *,
+        title: str | None = None,
         columns: int = 160,
         scrollback: int = 10_000,
         name: str | None = None,
@@ -159,7 +160,8 @@ class SerialConsole(Widget, can_focus=True):
         self._feed = SlicedFeed(self._terminal.feed, self._sync_view, self.SLICE_BYTES)
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue()
         self._query = ""
-        self.border_title = machine
+        self._title = title or machine
+        self.border_title = self._title
 
     def compose(self) -> ComposeResult:
         yield self._view
@@ -328,7 +330,7 @@ class SerialConsole(Widget, can_focus=True):
         if enabled:
             self.border_title = f"{self.machine} — INPUT (escape: leave, ctrl+]: send ESC)"
         else:
-            self.border_title = self.machine
+            self.border_title = self._title
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not self.input_mode

@@ -81,7 +81,7 @@ class MachineList(DataTable[str]):
     def on_mount(self) -> None:
         self.add_column("machine")
         self.add_column("state", width=9)
-        self.add_column("accel", width=5)
+        self.add_column("accel", width=6)  # TCG, KVM or nspawn
         self.add_column("vlans")
         for row in self.rows_by_name.values():
             self.add_row(*self._cells(row), key=row.name)

@@ -100,6 +100,9 @@ class TopologyPanel(DataTable[Text]):
             return
         name = self.selected[0]
         node = self.model.machines[name]
+        if node.kind == "container":
+            self.notify(f"{name} is a container: block() needs a QEMU NIC", severity="warning")
+            return
         if not any(nic.index == BLOCKABLE_NIC for nic in node.nics):
             self.notify(f"{name} has no VLAN NIC to block")
             return

@@ -1,0 +1,2 @@
+# Test commands read output, never a pager.
+export PAGER=
