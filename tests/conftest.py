@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from nixtest_tui.driver.config import DriverConfiguration, load_driver_configuration
+from nixtest_tui.driver.driver import Driver
+from nixtest_tui.driver.logger import CompositeLogger, TerminalLogger
 from nixtest_tui.guests.accel import choose_accelerator
 from nixtest_tui.guests.debian import ensure_debian
 from nixtest_tui.guests.image import GuestImage
@@ -113,6 +117,19 @@ class NetworkFactory:
         out = self.root / f"network-{self.count}"
         config = write_network(topology, self.image, self.accelerator, out, script)
         return load_driver_configuration(config)
+
+
+@contextmanager
+def logged_driver(root: Path, image: GuestImage, accelerator: str, *machines: str,
+                  out: Path | None = None) -> Iterator[tuple[Driver, io.StringIO]]:
+    """A driver over real guests whose terminal log stays in memory, for log assertions."""
+    config = NetworkFactory(root, image, accelerator)(*machines)
+    log = io.StringIO()
+    tmp = root / "tmp"
+    tmp.mkdir()
+    logger = CompositeLogger([TerminalLogger(log, colour=False)])
+    with Driver(config, out_dir=out or root, logger=logger, tmp_dir=tmp) as driver:
+        yield driver, log
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,6 +102,17 @@ def test_shutdown_and_start_again(c1: NspawnMachine) -> None:
     assert c1.succeed("cat /proc/1/comm").strip() == "systemd"  # a command starts it again
     assert c1.get_systemd_process != first
     c1.succeed("test -e /root/kept")  # same state dir within one run
+
+
+def test_a_container_that_powers_itself_off_starts_again(c1: NspawnMachine) -> None:
+    c1.execute("systemctl poweroff --no-block")
+    deadline = time.monotonic() + 30
+    while c1.is_up():
+        assert time.monotonic() < deadline, "the container did not power off"
+        time.sleep(0.1)
+    threads = threading.active_count()
+    assert c1.succeed("echo back").strip() == "back"
+    assert threading.active_count() <= threads + 2  # the new run's journal and notify threads
 
 
 def test_vm_only_methods_fail_clearly(c1: NspawnMachine) -> None:

@@ -16,12 +16,11 @@ from pathlib import Path
 
 import pytesseract
 import pytest
-from conftest import NetworkFactory
+from conftest import logged_driver
 from PIL import Image
 
 from nixtest_tui.driver import Driver, QemuMachine, RequestedAssertionFailed
 from nixtest_tui.driver.events import WaitFinished, WaitStarted
-from nixtest_tui.driver.logger import CompositeLogger, TerminalLogger
 from nixtest_tui.driver.ocr import ENGINE, FALLBACK_ENGINE, UPSTREAM_ENGINE
 from nixtest_tui.driver.screen import OcrFinished, ScreenshotTaken
 from nixtest_tui.guests.image import GuestImage
@@ -46,14 +45,9 @@ class Guest:
 def guest(tmp_path_factory: pytest.TempPathFactory, tiny_image: GuestImage,
           accelerator: str) -> Iterator[Guest]:
     root = tmp_path_factory.mktemp("screens")
-    config = NetworkFactory(root, tiny_image, accelerator)("screen")
-    log = io.StringIO()
-    tmp = root / "tmp"
-    tmp.mkdir()
     out = root / "out"
     out.mkdir()
-    logger = CompositeLogger([TerminalLogger(log, colour=False)])
-    with Driver(config, out_dir=out, logger=logger, tmp_dir=tmp) as driver:
+    with logged_driver(root, tiny_image, accelerator, "screen", out=out) as (driver, log):
         driver.start_all()
         guest = Guest(driver, log)
         guest.machine.wait_for_text("Welcome to the tiny test", timeout=120 * SECONDS)

@@ -16,10 +16,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import NetworkFactory
+from conftest import logged_driver
 
-from nixtest_tui.driver import Driver, QemuMachine, RequestedAssertionFailed
-from nixtest_tui.driver.logger import CompositeLogger, TerminalLogger
+from nixtest_tui.driver import QemuMachine, RequestedAssertionFailed
 from nixtest_tui.guests.image import GuestImage
 
 pytestmark = [pytest.mark.vm, pytest.mark.systemd]
@@ -36,12 +35,7 @@ class Guest:
 def guest(tmp_path_factory: pytest.TempPathFactory, debian_image: GuestImage,
           accelerator: str) -> Iterator[Guest]:
     root = tmp_path_factory.mktemp("systemd")
-    config = NetworkFactory(root, debian_image, accelerator)("server")
-    log = io.StringIO()
-    tmp = root / "tmp"
-    tmp.mkdir()
-    logger = CompositeLogger([TerminalLogger(log, colour=False)])
-    with Driver(config, out_dir=root, logger=logger, tmp_dir=tmp) as driver:
+    with logged_driver(root, debian_image, accelerator, "server") as (driver, log):
         (machine,) = driver.machines
         assert isinstance(machine, QemuMachine)
         machine.start(allow_reboot=True)

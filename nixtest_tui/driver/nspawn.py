@@ -134,6 +134,8 @@ class NspawnMachine(_ContainerLimits, UnsupportedMixin, BaseMachine):
         if os.geteuid() != 0:
             raise MachineError(f"{self.name}: containers need root, because systemd-nspawn "
                                "does; run the driver as root (for example with sudo)")
+        if self.process is not None:  # it powered itself off: drop the last run's streams
+            self._teardown()
         self._state("starting")
         self.readiness = Readiness(on_complete=lambda: self._state("connected"))
         self.serial.reset()
