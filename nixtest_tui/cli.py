@@ -45,7 +45,7 @@ def cmd_open(args: argparse.Namespace) -> int:
         return run(args, "nixtest-tui", default_trace=Path(TRACE_NAME))
     from nixtest_tui.app import run_tui
     from nixtest_tui.driver.errors import ConfigError
-    from nixtest_tui.headless.args import resolve_configuration
+    from nixtest_tui.headless.args import host_problem, resolve_configuration
     from nixtest_tui.session import Session
 
     try:
@@ -53,6 +53,9 @@ def cmd_open(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"nixtest-tui: error: {exc}", file=sys.stderr)
         return 2
+    if problem := host_problem(config):
+        print(f"nixtest-tui: error: {problem}", file=sys.stderr)
+        return 1
     keep = bool(args.keep_machine_state or args.keep_vm_state)
     session = Session(config, args.output_directory, keep)
 

@@ -210,3 +210,18 @@ def test_killing_the_driver_takes_its_containers_along(tmp_path: Path,
     assert container_processes_under(tmp_path) == []
     mounts = Path("/proc/self/mounts").read_text()
     assert str(tmp_path) not in mounts
+
+
+def test_kept_state_survives_the_next_run(tmp_path: Path, debian_image: GuestImage) -> None:
+    """--keep-machine-state: the overlay's upper layer stays beside the state dir and is
+    mounted again; without it, the next run starts from the pristine tree."""
+    config = containers(tmp_path, debian_image, "c1")
+    state = tmp_path / "state"
+    state.mkdir()
+    for keep, expect in ((True, 1), (True, 0), (False, 1)):
+        with Driver(config, out_dir=tmp_path, tmp_dir=state, keep_machine_state=keep) as driver:
+            c1 = driver.machines[0]
+            assert c1.execute("test -e /root/marker")[0] == expect
+            c1.succeed("touch /root/marker")
+            c1.shutdown()
+    assert not (debian_image.rootfs_tree / "root" / "marker").exists()  # the tree is untouched

@@ -206,3 +206,25 @@ def test_wrapper_arguments_follow_upstreams_names() -> None:
                        json.dumps([{"name": "eth1", "vlan": 1, "mac": "m"}]), "--",
                        "--machine=c1", "--boot"])
     assert args.container_name == "c1" and args.nspawn_options == ["--machine=c1", "--boot"]
+
+
+@pytest.mark.parametrize("headless", [True, False])
+def test_containers_without_root_stop_before_anything_starts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        headless: bool) -> None:
+    from nixtest_tui.cli import main
+
+    (tmp_path / "script.py").write_text("start_all()\n")
+    start_script = tmp_path / "run-c1-nspawn"
+    start_script.write_text("#!/bin/sh\nexit 1\n")
+    start_script.chmod(0o755)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "vms": {}, "containers": {"c1": {"name": "c1", "start_script": str(start_script)}},
+        "vlans": [], "test_script": str(tmp_path / "script.py")}))
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    argv = ["-c", str(config), "-o", str(tmp_path)] + (["--headless"] if headless else [])
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err == ("nixtest-tui: error: this test declares containers (c1); systemd-nspawn "
+                   "needs root: run the driver as root (for example with sudo)\n")

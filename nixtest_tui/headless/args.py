@@ -18,8 +18,9 @@ from nixtest_tui.driver.config import (
     legacy_configuration,
     load_driver_configuration,
 )
-from nixtest_tui.driver.errors import ConfigError
+from nixtest_tui.driver.errors import ConfigError, MachineError
 from nixtest_tui.driver.logger import LogLevel
+from nixtest_tui.driver.nspawn_host import require_container_host
 
 _WRAPPER_CONFIG = re.compile(r"""--config['"]?\s+['"]?([^\s'"]+)""")
 _WRAPPER_LOG_LEVEL = re.compile(r"""--log-level['"]?\s+['"]?([a-z]+)""")
@@ -123,6 +124,17 @@ def resolve_configuration(args: argparse.Namespace) -> DriverConfiguration:
     check_start_scripts(config)
     check_script(config.test_script)
     return config
+
+
+def host_problem(config: DriverConfiguration) -> str | None:
+    """What keeps this host from running the test at all, said before anything starts."""
+    if not config.containers:
+        return None
+    try:
+        require_container_host(sorted(config.containers))
+    except MachineError as exc:
+        return str(exc)
+    return None
 
 
 def check_script(path: Path) -> None:

@@ -27,7 +27,7 @@ from nixtest_tui.driver.events import EventBus
 from nixtest_tui.driver.junit import JunitXMLLogger
 from nixtest_tui.driver.logger import AbstractLogger, CompositeLogger, EventLogger, TerminalLogger
 from nixtest_tui.driver.xmllog import XMLLogger
-from nixtest_tui.headless.args import log_level, resolve_configuration
+from nixtest_tui.headless.args import host_problem, log_level, resolve_configuration
 from nixtest_tui.headless.trace import TraceWriter
 
 EXIT_FAILED = 1
@@ -124,6 +124,9 @@ def run(args: argparse.Namespace, prog: str, default_trace: Path | None = None) 
     except ConfigError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if problem := host_problem(config):
+        print(f"{prog}: error: {problem}", file=sys.stderr)
+        return EXIT_FAILED
     out_dir: Path = args.output_directory
     keep = bool(args.keep_machine_state or args.keep_vm_state)
     bus = EventBus()
