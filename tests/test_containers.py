@@ -104,15 +104,26 @@ def test_shutdown_and_start_again(c1: NspawnMachine) -> None:
     c1.succeed("test -e /root/kept")  # same state dir within one run
 
 
-def test_a_container_that_powers_itself_off_starts_again(c1: NspawnMachine) -> None:
+def test_a_container_that_ends_by_itself_is_an_error_until_waited_for(
+        c1: NspawnMachine) -> None:
+    """As for a VM: an exit nobody waited for fails the next command (it names the journal's
+    last lines); after wait_for_shutdown() the next command boots the container again."""
     c1.execute("systemctl poweroff --no-block")
     deadline = time.monotonic() + 30
     while c1.is_up():
         assert time.monotonic() < deadline, "the container did not power off"
         time.sleep(0.1)
-    threads = threading.active_count()
+    with pytest.raises(MachineError, match=r"c1 exited(.|\n)*wait_for_shutdown(.|\n)*Shutting down"):
+        c1.succeed("true")
+    c1.wait_for_shutdown()
+    assert stream_threads() == []  # notify, journal and output readers of that run are gone
     assert c1.succeed("echo back").strip() == "back"
-    assert threading.active_count() <= threads + 2  # the new run's journal and notify threads
+    assert len(stream_threads()) == 3
+
+
+def stream_threads() -> list[str]:
+    return [t.name for t in threading.enumerate()
+            if t.name.startswith(("notify-", "journal-", "nspawn-out-"))]
 
 
 def test_vm_only_methods_fail_clearly(c1: NspawnMachine) -> None:

@@ -90,6 +90,7 @@ class NspawnMachine(_ContainerLimits, UnsupportedMixin, BaseMachine):
         self.notify_path = self.tmp_dir / f"{self.name}-nspawn.sock"
         self.process: subprocess.Popen[bytes] | None = None
         self.pid: int | None = None
+        self.booted = False  # from start() until wait_for_shutdown()/release(), as for VMs
         self.serial = SerialConsole(self.name, self.bus, self.log_serial)
         self.readiness = Readiness()
         self._notify: NotifySocket | None = None
@@ -114,7 +115,7 @@ class NspawnMachine(_ContainerLimits, UnsupportedMixin, BaseMachine):
                                              exit_code=exit_code, detail=detail))
 
     def is_up(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return self.booted and self.process is not None and self.process.poll() is None
 
     @property
     def get_systemd_process(self) -> int:
@@ -129,13 +130,11 @@ class NspawnMachine(_ContainerLimits, UnsupportedMixin, BaseMachine):
                 "NOTIFY_SOCKET": str(self.notify_path)}
 
     def start(self) -> None:
-        if self.is_up():
+        if self.booted:
             return
         if os.geteuid() != 0:
             raise MachineError(f"{self.name}: containers need root, because systemd-nspawn "
                                "does; run the driver as root (for example with sudo)")
-        if self.process is not None:  # it powered itself off: drop the last run's streams
-            self._teardown()
         self._state("starting")
         self.readiness = Readiness(on_complete=lambda: self._state("connected"))
         self.serial.reset()
@@ -154,6 +153,7 @@ class NspawnMachine(_ContainerLimits, UnsupportedMixin, BaseMachine):
             alive=lambda: process.poll() is None, log=self.log,
         )
         self.pid = self.process.pid
+        self.booted = True
         self.log(f"systemd-nspawn running (pid {self.pid})")
         self._state("running")
 
@@ -161,9 +161,11 @@ class NspawnMachine(_ContainerLimits, UnsupportedMixin, BaseMachine):
         """Backoff from 10 ms to 500 ms until READY=1 and the leader PID have both arrived."""
         self.start()
         delay, started, noticed = 0.01, time.monotonic(), time.monotonic()
-        while not self.readiness.complete:
+        while not self.readiness.complete or self._exited():
             process = self.process
             if process is None or process.poll() is not None:
+                if self.readiness.complete:
+                    raise MachineError(self._death())
                 self._fail_start(process)
             if time.monotonic() - noticed >= READY_NOTICE:
                 self.log(f"still waiting for container '{self.name}' to reach ready state... "
@@ -174,6 +176,17 @@ class NspawnMachine(_ContainerLimits, UnsupportedMixin, BaseMachine):
             delay = min(delay * 2, 0.5)
         assert self.readiness.leader_pid is not None
         return self.readiness.leader_pid
+
+    def _exited(self) -> bool:
+        return self.process is None or self.process.poll() is not None
+
+    def _death(self) -> str:
+        """Why commands cannot run: the container ended without wait_for_shutdown()."""
+        status = self.process.returncode if self.process is not None else None
+        tail = "\n".join(self.serial.full_console_log[-10:])
+        return (f"the container {self.name} exited (systemd-nspawn status {status}); if that "
+                "was meant, call wait_for_shutdown() and the next command starts it again. "
+                f"Last journal lines:\n{tail}")
 
     def _fail_start(self, process: subprocess.Popen[bytes] | None) -> NoReturn:
         status = process.returncode if process is not None else None
@@ -218,14 +231,15 @@ class NspawnMachine(_ContainerLimits, UnsupportedMixin, BaseMachine):
     # -- power ---------------------------------------------------------------------------------
 
     def shutdown(self) -> None:
-        if not self.is_up():
+        if not self.booted:
             return
         self._state("shutting-down")
-        self.systemctl("poweroff")
+        if not self._exited():
+            self.systemctl("poweroff")
         self.wait_for_shutdown()
 
     def wait_for_shutdown(self) -> None:
-        if self.process is None:
+        if not self.booted or self.process is None:
             return
         with self.nested("waiting for the container to power off"):
             status = self.process.wait()
@@ -245,6 +259,7 @@ class NspawnMachine(_ContainerLimits, UnsupportedMixin, BaseMachine):
 
     def _teardown(self) -> None:
         """Stop the stream threads; the wrapper has exited or is about to."""
+        self.booted = False
         if self._journal is not None:
             self._journal.stop()
             self._journal = None
