@@ -113,7 +113,8 @@ def test_a_container_that_ends_by_itself_is_an_error_until_waited_for(
     while c1.is_up():
         assert time.monotonic() < deadline, "the container did not power off"
         time.sleep(0.1)
-    with pytest.raises(MachineError, match=r"c1 exited(.|\n)*wait_for_shutdown(.|\n)*Shutting down"):
+    pattern = r"c1 exited(.|\n)*wait_for_shutdown(.|\n)*Shutting down"
+    with pytest.raises(MachineError, match=pattern):
         c1.succeed("true")
     c1.wait_for_shutdown()
     assert stream_threads() == []  # notify, journal and output readers of that run are gone

@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -228,3 +229,38 @@ def test_containers_without_root_stop_before_anything_starts(
     err = capsys.readouterr().err
     assert err == ("nixtest-tui: error: this test declares containers (c1); systemd-nspawn "
                    "needs root: run the driver as root (for example with sudo)\n")
+
+
+def test_wrapper_kills_a_container_that_ignores_the_stop(tmp_path: Path) -> None:
+    """A systemd-nspawn that ignores SIGTERM (a fake one here) is killed after the grace,
+    and the wrapper still unmounts the root before the driver's own SIGKILL would come."""
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    fake = fake_bin / "systemd-nspawn"
+    armed = tmp_path / "armed"
+    fake.write_text(f"#!/bin/sh\ntrap '' TERM\ntouch {armed}\nexec sleep 600\n")
+    fake.chmod(0o755)
+    template = tmp_path / "tree"
+    (template / "usr").mkdir(parents=True)
+    (template / "etc").mkdir()
+    root = tmp_path / "state"
+    code = ("import sys, nixtest_tui.guests.run_nspawn as w; w.STOP_GRACE = 1; "
+            "sys.exit(w.main(sys.argv[1:]))")
+    wrapper = subprocess.Popen(
+        [sys.executable, "-c", code, "--container-name", "c1", "--template", str(template)],
+        env=dict(os.environ, PATH=f"{fake_bin}:{os.environ['PATH']}",
+                 RUN_NSPAWN_ROOT_DIR=str(root)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wrapper.stdout is not None
+        assert wrapper.stdout.readline().startswith("systemd-nspawn's PID is ")
+        assert os.path.ismount(root)
+        wait_for(armed.exists)
+        wrapper.terminate()
+        wrapper.wait(30)
+    finally:
+        wrapper.kill()
+        unmount_root(root)
+    assert wrapper.stderr is not None
+    assert "did not stop within 1 s; killing systemd-nspawn" in wrapper.stderr.read()
+    assert not os.path.ismount(root)

@@ -159,6 +159,15 @@ class Container:
             return
         self.stopping = True
         self.nspawn.send_signal(signal.SIGTERM)
+        # within the driver's 30 s before its SIGKILL, so that cleanup() still runs
+        signal.signal(signal.SIGALRM, self._kill_stalled)
+        signal.alarm(int(STOP_GRACE))
+
+    def _kill_stalled(self, _signum: int, _frame: FrameType | None) -> None:
+        if self.nspawn is not None and self.nspawn.poll() is None:
+            print(f"run-{self.name}-nspawn: the container did not stop within "
+                  f"{STOP_GRACE:.0f} s; killing systemd-nspawn", file=sys.stderr, flush=True)
+            self.nspawn.kill()
 
     def wait_after_stop(self) -> None:
         if self.nspawn is not None and self.nspawn.poll() is None:
