@@ -14,6 +14,7 @@ import fcntl
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import IO
 
@@ -38,8 +39,7 @@ class StateRoot:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            lock.seek(0)
-            self.holder = lock.read().strip() or "another driver"
+            self.holder = _holder(lock)
             lock.close()
             self.path = Path(tempfile.mkdtemp(prefix="run-", dir=self.base))
             self.per_run = True
@@ -58,6 +58,17 @@ class StateRoot:
             self._lock = None
         if self.per_run and not keep:
             shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _holder(lock: IO[str]) -> str:
+    """Who holds the lock: it writes its pid just after taking it, so allow it a moment."""
+    deadline = time.monotonic() + 1.0
+    while True:
+        lock.seek(0)
+        holder = lock.read().strip()
+        if holder or time.monotonic() > deadline:
+            return holder or "another driver"
+        time.sleep(0.01)
 
 
 def private_dir(directory: Path) -> None:
