@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from nixtest_tui.driver.config import machine_name_from
 from nixtest_tui.driver.errors import MachineError
 from nixtest_tui.driver.events import EventBus
 from nixtest_tui.driver.logger import EventLogger
-from nixtest_tui.driver.nspawn import NOT_FOR_CONTAINERS, NspawnMachine, container_name_from
+from nixtest_tui.driver.nspawn import NOT_FOR_CONTAINERS, NspawnMachine
 from nixtest_tui.driver.nspawn_host import (
     in_nix_sandbox,
     layers_dir,
@@ -94,8 +95,9 @@ def test_output_drain_takes_the_older_stdout_readiness_markers() -> None:
 
 
 def test_container_name_comes_from_the_start_script() -> None:
-    assert container_name_from("/nix/store/x/bin/run-web-server-nspawn --flag") == "web-server"
-    assert container_name_from("/bin/true") == "machine"
+    command = "/nix/store/x/bin/run-web-server-nspawn --flag"
+    assert machine_name_from(command, "nspawn") == "web-server"
+    assert machine_name_from("/bin/true", "nspawn") == "machine"
 
 
 @pytest.fixture

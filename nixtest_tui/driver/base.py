@@ -21,7 +21,13 @@ from typing import Any
 
 from nixtest_tui.driver.duration import Duration, pick_duration, seconds, to_timedelta
 from nixtest_tui.driver.errors import RequestedAssertionFailed
-from nixtest_tui.driver.events import EventBus, WaitFinished, WaitProgress, WaitStarted
+from nixtest_tui.driver.events import (
+    EventBus,
+    MachineStateChanged,
+    WaitFinished,
+    WaitProgress,
+    WaitStarted,
+)
 from nixtest_tui.driver.logger import AbstractLogger
 from nixtest_tui.driver.retry import retry
 from nixtest_tui.driver.stateroot import inside_out_dir, private_dir
@@ -72,6 +78,11 @@ class BaseMachine(ABC):
 
     def nested(self, msg: str, attrs: dict[str, str] | None = None) -> Any:
         return self.logger.nested(msg, {"machine": self.name, **(attrs or {})})
+
+    def _state(self, state: str, exit_code: int | None = None, detail: str = "") -> None:
+        """Tell the bus (the TUI's machine list, the trace) where the machine's life is."""
+        self.bus.publish(MachineStateChanged(machine=self.name, state=state,
+                                             exit_code=exit_code, detail=detail))
 
     def cleanup_statedir(self) -> None:
         if self.state_dir.exists():

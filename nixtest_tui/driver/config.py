@@ -44,10 +44,11 @@ class DriverConfiguration:
     source: Path | None = None
 
 
-def machine_name_from(start_command: str) -> str:
-    """Upstream's implicit contract: `run-<name>-vm` names the machine, else `machine`."""
+def machine_name_from(start_command: str, kind: str = "vm") -> str:
+    """Upstream's implicit contract: `run-<name>-vm` (containers: `run-<name>-nspawn`) names
+    the machine, else `machine`."""
     words = start_command.split()
-    match = re.search(r"run-(.+)-vm$", os.path.basename(words[0])) if words else None
+    match = re.search(rf"run-(.+)-{kind}$", os.path.basename(words[0])) if words else None
     return match.group(1) if match else "machine"
 
 

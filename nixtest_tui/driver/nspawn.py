@@ -12,7 +12,6 @@ wrapper's output is drained (upstream leaves that pipe unread, pain §13.14).
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -23,13 +22,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from nixtest_tui.driver.base import BaseMachine
+from nixtest_tui.driver.config import machine_name_from
 from nixtest_tui.driver.efi import UnsupportedMixin
 from nixtest_tui.driver.errors import MachineError
 from nixtest_tui.driver.events import (
     CommandFinished,
     CommandStarted,
     EventBus,
-    MachineStateChanged,
 )
 from nixtest_tui.driver.logger import AbstractLogger
 from nixtest_tui.driver.nspawn_host import layers_dir, unmount_root
@@ -52,13 +51,6 @@ NOT_FOR_CONTAINERS = (
     "get_console_log", "crash", "reboot", "block", "unblock", "forward_port", "switch_root",
     "get_tty_text", "wait_until_tty_matches", "dump_tty_contents", "wait_for_qmp_event",
 )
-
-
-def container_name_from(start_command: str) -> str:
-    """Upstream's implicit contract: `run-<name>-nspawn` names the container."""
-    words = start_command.split()
-    match = re.search(r"run-(.+)-nspawn$", os.path.basename(words[0])) if words else None
-    return match.group(1) if match else "machine"
 
 
 def _not_available(method: str) -> Callable[..., NoReturn]:
@@ -84,8 +76,8 @@ class NspawnMachine(_ContainerLimits, UnsupportedMixin, BaseMachine):
     def __init__(self, out_dir: Path, name: str | None, start_command: str, tmp_dir: Path,
                  logger: AbstractLogger, callbacks: list[Callable[[], None]] | None = None,
                  keep_machine_state: bool = False, bus: EventBus | None = None) -> None:
-        super().__init__(out_dir, tmp_dir, logger, name or container_name_from(start_command),
-                         keep_machine_state, callbacks, bus)
+        name = name or machine_name_from(start_command, "nspawn")
+        super().__init__(out_dir, tmp_dir, logger, name, keep_machine_state, callbacks, bus)
         self.start_command = start_command
         self.notify_path = self.tmp_dir / f"{self.name}-nspawn.sock"
         self.process: subprocess.Popen[bytes] | None = None
@@ -109,10 +101,6 @@ class NspawnMachine(_ContainerLimits, UnsupportedMixin, BaseMachine):
     def full_console_log(self) -> list[str]:
         """The journal lines seen so far (what the TUI's console shows for a container)."""
         return self.serial.full_console_log
-
-    def _state(self, state: str, exit_code: int | None = None, detail: str = "") -> None:
-        self.bus.publish(MachineStateChanged(machine=self.name, state=state,
-                                             exit_code=exit_code, detail=detail))
 
     def is_up(self) -> bool:
         return self.booted and self.process is not None and self.process.poll() is None

@@ -34,7 +34,6 @@ from nixtest_tui.driver.events import (
     CommandStarted,
     EventBus,
     LinkChanged,
-    MachineStateChanged,
 )
 from nixtest_tui.driver.keys import key_name
 from nixtest_tui.driver.logger import AbstractLogger
@@ -94,10 +93,6 @@ class QemuMachine(ConsoleMixin, UnsupportedMixin, BaseMachine):
     @property
     def last_lines(self) -> Any:
         return self.serial.last_lines
-
-    def _state(self, state: str, exit_code: int | None = None, detail: str = "") -> None:
-        self.bus.publish(MachineStateChanged(machine=self.name, state=state,
-                                             exit_code=exit_code, detail=detail))
 
     def is_up(self) -> bool:
         return self.booted and self.connected
