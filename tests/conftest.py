@@ -69,6 +69,18 @@ def container_processes_under(root: Path) -> list[str]:
     return found
 
 
+TIERS = {"unit": "unit", "tui": "tui", "vm": "vm"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test is marked by its directory: tests/unit (no QEMU, no root), tests/tui (Pilot
+    and snapshots, fake or recorded machines) and tests/vm (real guests)."""
+    for item in items:
+        tier = TIERS.get(Path(str(item.fspath)).parent.name)
+        if tier:
+            item.add_marker(getattr(pytest.mark, tier))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_orphans_after_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     yield

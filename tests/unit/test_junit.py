@@ -13,7 +13,7 @@ import pytest
 from nixtest_tui.driver.junit import JunitXMLLogger
 from nixtest_tui.driver.logger import CompositeLogger, LogLevel
 
-GOLDEN = Path(__file__).parent / "golden" / "junit_xml_output.xml"
+GOLDEN = Path(__file__).parent.parent / "golden" / "junit_xml_output.xml"
 
 TRACEBACK = (
     'Test "failing subtest" failed with error: "command `exit 7` failed (exit code 7)"\n'

@@ -29,7 +29,7 @@ from nixtest_tui.widgets._console_view import ConsoleView
 from nixtest_tui.widgets._terminal import HistoryLine, Terminal
 from nixtest_tui.widgets.console import SerialConsole
 
-DATA = Path(__file__).parent / "data" / "serial"
+DATA = Path(__file__).parent.parent / "data" / "serial"
 FIXTURES = ["kernel-boot", "systemd-status", "fullscreen", "progress"]
 SIZE = (120, 34)
 

@@ -36,7 +36,7 @@ from nixtest_tui.guests.topology import MachineSpec
 
 pytestmark = pytest.mark.vm
 
-WILD = Path(__file__).parent / "wild"
+WILD = Path(__file__).parent.parent / "wild"
 SCRIPTS = sorted(WILD.glob("*-test.py"))
 
 

@@ -7,12 +7,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from conftest import NetworkFactory, processes_of_this_session
+from harness import HANGING, run_driver
 
 from nixtest_tui.drop_in import build_parser
 from nixtest_tui.headless.args import config_from_wrapper
@@ -28,33 +28,6 @@ FAILING = """
 with subtest("a failing command"):
     alice.succeed("echo to-stdout; echo to-stderr >&2; exit 7")
 """
-HANGING = """
-with subtest("endless"):
-    alice.succeed("sleep 600")
-"""
-
-
-def run_driver(tmp_path: Path, *args: str, timeout: float = 180,
-               signal_after: tuple[float, int] | None = None,
-               extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(exist_ok=True)
-    env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime), NO_COLOR="1", **(extra_env or {}))
-    command = [sys.executable, "-m", "nixtest_tui.drop_in", *args]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    if signal_after is not None:
-        delay, signum = signal_after
-        deadline = time.monotonic() + 120
-        # wait until the script is running a command, then signal
-        while time.monotonic() < deadline and not (runtime / "vm-state-alice" / "shell").exists():
-            time.sleep(0.2)
-        time.sleep(delay)
-        process.send_signal(signum)
-    stdout, stderr = process.communicate(timeout=timeout)
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
-
-
 def no_leftovers(tmp_path: Path) -> None:
     runtime = tmp_path / "runtime"
     assert not list(runtime.glob("vde*.ctl")), "stale VLAN sockets"

@@ -42,8 +42,8 @@ from nixtest_tui.nixlaunch import (
     target_from_args,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-HELPERS = Path(__file__).resolve().parent / "nix"
+ROOT = Path(__file__).resolve().parent.parent.parent
+HELPERS = Path(__file__).resolve().parent.parent / "nix"
 NIX_FLAGS = ["--extra-experimental-features", "nix-command flakes"]
 LOG_FLAGS = ["--log-format", "internal-json"]
 DEMO_MACHINES = ["client", "outsider", "server"]

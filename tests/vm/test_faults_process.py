@@ -16,8 +16,7 @@ from pathlib import Path
 import pexpect
 import pytest
 from conftest import NetworkFactory, processes_of_this_session
-from test_headless import HANGING
-from test_tui_e2e import COLUMNS, F5, ROWS, Terminal
+from harness import COLUMNS, F5, HANGING, ROWS, Terminal
 
 from nixtest_tui.driver.stateroot import StateRoot
 from nixtest_tui.driver.vlan import VLan

@@ -9,34 +9,11 @@ import time
 from pathlib import Path
 
 import pexpect
-import pyte
 import pytest
 from conftest import processes_of_this_session
+from harness import COLUMNS, F5, ROWS, Terminal
 
 pytestmark = pytest.mark.vm
-COLUMNS, ROWS = 120, 36
-F5 = "\x1b[15~"
-
-
-class Terminal:
-    def __init__(self, child: pexpect.spawn) -> None:
-        self.child = child
-        self.screen = pyte.Screen(COLUMNS, ROWS)
-        self.stream = pyte.ByteStream(self.screen)
-
-    def text(self) -> str:
-        return "\n".join(self.screen.display)
-
-    def wait_for(self, needle: str, seconds: float = 120) -> None:
-        deadline = time.monotonic() + seconds
-        while needle not in self.text():
-            assert time.monotonic() < deadline, f"{needle!r} never appeared:\n{self.text()}"
-            try:
-                self.stream.feed(self.child.read_nonblocking(65536, timeout=0.5))
-            except pexpect.TIMEOUT:
-                pass
-
-
 def test_demo_runs_in_a_real_terminal_and_quits_cleanly(tmp_path: Path) -> None:
     env = dict(os.environ, TERM="xterm-256color", XDG_RUNTIME_DIR=str(tmp_path))
     child = pexpect.spawn(sys.executable, ["-m", "nixtest_tui", "--demo", "--demo-dir",

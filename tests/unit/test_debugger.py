@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from harness import next_state
 
 from nixtest_tui.debugger import Action, ScriptModel, ScriptRunner
 from nixtest_tui.debugger.transform import make_retryable
@@ -40,14 +41,6 @@ def driver(tmp_path: Path) -> Iterator[Driver]:
     logger = CompositeLogger([TerminalLogger(io.StringIO(), colour=False)])
     with Driver(config, tmp_path, logger, tmp_dir=tmp_path) as running:
         yield running
-
-
-def next_state(events: Subscription, *states: str) -> ScriptStateChanged:
-    while True:
-        event = events.get(timeout=10)
-        assert event is not None, f"no {states} event within 10 s"
-        if isinstance(event, ScriptStateChanged) and event.state in states:
-            return event
 
 
 def run(driver: Driver, text: str | None = None) -> tuple[ScriptRunner, Subscription]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import NetworkFactory
-from test_headless import run_driver
+from harness import run_driver
 
 from nixtest_tui.driver.backdoor import frame_command, parse_reply, session_setup
 from nixtest_tui.driver.errors import MachineError

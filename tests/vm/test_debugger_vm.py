@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import NetworkFactory
-from test_debugger import next_state
+from harness import next_state
 
 from nixtest_tui.debugger import Action, ScriptRunner
 from nixtest_tui.driver import Driver
