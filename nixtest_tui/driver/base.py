@@ -6,20 +6,24 @@ because test scripts from nixpkgs call these unchanged and CI users grep the log
 
 from __future__ import annotations
 
-import base64
 import re
 import shutil
-import tempfile
 import time
-import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from nixtest_tui.driver.duration import Duration, pick_duration, seconds, to_timedelta
+from nixtest_tui.driver.copying import FileCopies
+from nixtest_tui.driver.duration import (
+    Duration,
+    pick_duration,
+    seconds,
+    to_timedelta,
+    warn_if_number,
+)
 from nixtest_tui.driver.errors import RequestedAssertionFailed
 from nixtest_tui.driver.events import (
     EventBus,
@@ -30,13 +34,14 @@ from nixtest_tui.driver.events import (
 )
 from nixtest_tui.driver.logger import AbstractLogger
 from nixtest_tui.driver.retry import retry
-from nixtest_tui.driver.stateroot import inside_out_dir, private_dir
+from nixtest_tui.driver.stateroot import private_dir
 
 FIFTEEN_MINUTES = timedelta(minutes=15)
 _UNIT_LINE = re.compile(r"^([^=]+)=(.*)$")
+ACTIVE_STATES = ("inactive", "activating", "active", "reloading", "deactivating", "failed")
 
 
-class BaseMachine(ABC):
+class BaseMachine(FileCopies, ABC):
     def __init__(
         self,
         out_dir: Path,
@@ -126,6 +131,8 @@ class BaseMachine(ABC):
         return self._execute(command, check_return, check_output, limit)
 
     def succeed(self, *commands: str, timeout: Duration | None = None) -> str:
+        # the number goes on to execute() as it came, which warns again: upstream prints both
+        warn_if_number(timeout, "succeed()")
         output = ""
         for command in commands:
             with self.nested(f"must succeed: {command}"):
@@ -139,6 +146,7 @@ class BaseMachine(ABC):
         return output
 
     def fail(self, *commands: str, timeout: Duration | None = None) -> str:
+        warn_if_number(timeout, "fail()")
         output = ""
         for command in commands:
             with self.nested(f"must fail: {command}"):
@@ -329,56 +337,40 @@ class BaseMachine(ABC):
         with self.nested(f"waiting for unit {unit}{suffix}"):
             self._poll("unit", unit, limit, check_active)
 
+    def wait_for_unit_active_state(self, unit: str, state: str | Collection[str],
+                                   user: str | None = None,
+                                   timeout: Duration = FIFTEEN_MINUTES, *,
+                                   timeout_seconds: Duration | None = None) -> None:
+        """Wait until the unit's ActiveState is `state` (or one of several states).
+
+        Unlike `wait_for_unit`, a failed or inactive unit is no reason to give up: it can be
+        the state the script waits for, or pass on the way to it.
+        """
+        wanted = _active_states(state)
+        limit = self._timeout(timeout if timeout_seconds is None else None, timeout_seconds,
+                              "wait_for_unit_active_state()")
+        last = ""
+
+        def reached(_last_try: bool) -> bool:
+            nonlocal last
+            last = self.get_unit_property(unit, "ActiveState", user)
+            return last in wanted
+
+        suffix = f" with user {user}" if user is not None else ""
+        shown = " or ".join(wanted)
+        with self.nested(f"waiting for unit {unit}{suffix} to be {shown}"):
+            try:
+                self._poll("unit", f"{unit} {shown}", limit, reached)
+            except RequestedAssertionFailed as timed_out:
+                raise RequestedAssertionFailed(
+                    f'unit "{unit}" did not reach state "{shown}"; it is "{last}" ({timed_out})'
+                ) from None
+
     def start_job(self, jobname: str, user: str | None = None) -> tuple[int, str]:
         return self.systemctl(f"start {jobname}", user)
 
     def stop_job(self, jobname: str, user: str | None = None) -> tuple[int, str]:
         return self.systemctl(f"stop {jobname}", user)
-
-    # -- files through the shared directory ----------------------------------------------------
-
-    def copy_from_host(self, source: str | Path, target: str) -> None:
-        """Host file or directory to the guest, through /tmp/shared (9p)."""
-        source = Path(source)
-        staging = Path(tempfile.mkdtemp(dir=self.shared_dir))
-        try:
-            guest_staging = f"/tmp/shared/{staging.name}"
-            if source.is_dir():
-                shutil.copytree(source, staging / source.name)
-            else:
-                shutil.copy(source, staging / source.name)
-            self.succeed(f"mkdir -p $(dirname {target})")
-            self.succeed(f"cp -r {guest_staging}/{source.name} {target}")
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-
-    def copy_from_host_via_shell(self, source: str | Path, target: str) -> None:
-        """Small files only: the whole file travels base64-encoded in one command."""
-        encoded = base64.b64encode(Path(source).read_bytes()).decode()
-        self.succeed(f"mkdir -p $(dirname {target})")
-        self.succeed(f"echo -n {encoded} | base64 -d > {target}")
-
-    def copy_from_machine(self, source: str, target_dir: str = "") -> None:
-        """Guest path to `out_dir/<target_dir>/<basename>`, through /tmp/shared."""
-        name = Path(source).name
-        target = inside_out_dir(self.out_dir, target_dir, name)
-        staging = Path(tempfile.mkdtemp(dir=self.shared_dir))
-        try:
-            self.succeed(f"cp -r {source} /tmp/shared/{staging.name}/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            copied = staging / name
-            # symlinks stay symlinks: following one the guest made would copy a host file
-            if copied.is_dir() and not copied.is_symlink():
-                shutil.copytree(copied, target, symlinks=True, dirs_exist_ok=True)
-            else:
-                shutil.copy(copied, target, follow_symlinks=False)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-
-    def copy_from_vm(self, source: str, target_dir: str = "") -> None:
-        warnings.warn("copy_from_vm() is deprecated, use copy_from_machine()",
-                      DeprecationWarning, stacklevel=2)
-        self.copy_from_machine(source, target_dir)
 
     # -- X11 windows ---------------------------------------------------------------------------
 
@@ -402,3 +394,16 @@ class BaseMachine(ABC):
 
         with self.nested("waiting for a window to appear"):
             self._poll("window", regexp, limit, window_is_visible)
+
+
+def _active_states(state: str | Collection[str]) -> tuple[str, ...]:
+    """The states to wait for, checked against the ones systemd has, so a typo fails at once
+    instead of waiting out the timeout."""
+    wanted = (state,) if isinstance(state, str) else tuple(state)
+    unknown = [s for s in wanted if s not in ACTIVE_STATES]
+    if not wanted or unknown:
+        raise ValueError(
+            f"wait_for_unit_active_state(): {', '.join(map(repr, unknown)) or 'no state'} is "
+            f"not an ActiveState; use one or more of {', '.join(ACTIVE_STATES)}"
+        )
+    return wanted

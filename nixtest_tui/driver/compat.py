@@ -45,7 +45,7 @@ def install_test_driver_alias() -> None:
         symbols,
         vlan,
     )
-    from nixtest_tui.driver.retry import retry
+    from nixtest_tui.driver.retry import script_retry
 
     qmp_module = _module("test_driver.machine.qmp", QMPSession=qmp.QMPSession,
                          QMPAPIError=errors.QMPAPIError)
@@ -53,7 +53,7 @@ def install_test_driver_alias() -> None:
                          UnsupportedMixin=efi.UnsupportedMixin)
     machine_module = _module(
         "test_driver.machine", BaseMachine=base.BaseMachine, QemuMachine=qemu.QemuMachine,
-        NspawnMachine=nspawn.NspawnMachine, Machine=qemu.QemuMachine, retry=retry,
+        NspawnMachine=nspawn.NspawnMachine, Machine=qemu.QemuMachine, retry=script_retry,
         qmp=qmp_module,
     )
     machine_module.__path__ = []  # a package, so that `test_driver.machine.qmp` imports

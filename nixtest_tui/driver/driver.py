@@ -36,7 +36,7 @@ from nixtest_tui.driver.polling import (
     make_polling_condition,
 )
 from nixtest_tui.driver.qemu import QemuMachine
-from nixtest_tui.driver.retry import retry
+from nixtest_tui.driver.retry import script_retry
 from nixtest_tui.driver.stateroot import StateRoot
 from nixtest_tui.driver.symbols import (
     AssertionTestCase,
@@ -190,7 +190,7 @@ class Driver:
             "machines_nspawn": self.machines_nspawn, "vlans": self.vlans, "driver": self,
             "log": self.logger, "os": os, "create_machine": self.create_machine,
             "subtest": self.subtest, "run_tests": self.run_tests, "join_all": self.join_all,
-            "retry": retry, "serial_stdout_off": self.serial_stdout_off,
+            "retry": script_retry, "serial_stdout_off": self.serial_stdout_off,
             "serial_stdout_on": self.serial_stdout_on,
             "polling_condition": make_polling_condition(self.polling_conditions, self.logger),
             "BaseMachine": BaseMachine, "QemuMachine": QemuMachine,

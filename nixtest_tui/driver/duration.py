@@ -51,19 +51,32 @@ def _stacklevel_of_caller() -> int:
     return level if frame is not None else 2
 
 
-def to_timedelta(value: Duration, what: str) -> timedelta:
-    """Convert a duration argument; `what` names the API in messages, e.g. `"succeed()"`."""
+def warn_deprecated(message: str) -> None:
+    """A deprecation `UserWarning` (upstream's category) pointing at the caller's script line."""
+    warnings.warn(message, UserWarning, stacklevel=_stacklevel_of_caller())
+
+
+def warn_if_number(value: Duration | None, what: str) -> None:
+    """Upstream's warning for a bare number, without converting it: `succeed()` warns for
+    itself and then hands the number on to `execute()`, which warns again, as upstream's do."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        warn_deprecated(f"{what}: passing a bare int/float as a duration is deprecated. "
+                        "Use datetime.timedelta instead.")
+
+
+def to_timedelta(value: Duration, what: str, *, warn: bool = True) -> timedelta:
+    """Convert a duration argument; `what` names the API in messages, e.g. `"succeed()"`.
+
+    `warn=False` is for callers that already issued a more specific deprecation warning.
+    """
     if isinstance(value, timedelta):
         return value
     if isinstance(value, bool):
         raise TypeError(f"{what}: a bool is not a duration; use datetime.timedelta")
     if isinstance(value, int | float):
-        warnings.warn(
-            f"{what}: passing a bare int/float as a duration is deprecated. "
-            "Use datetime.timedelta instead.",
-            UserWarning,
-            stacklevel=_stacklevel_of_caller(),
-        )
+        if warn:
+            warn_deprecated(f"{what}: passing a bare int/float as a duration is deprecated. "
+                            "Use datetime.timedelta instead.")
         try:
             return timedelta(seconds=value)
         except (OverflowError, ValueError) as exc:

@@ -1,19 +1,25 @@
-"""Driver errors, named as upstream names them so that test scripts can catch them.
+"""Driver errors, named and related as upstream names and relates them, so that test scripts can
+catch them.
 
-Upstream's `RequestedAssertionFailed` derives from `AssertionError` (scripts catch it that way);
-`TestScriptError` is kept as a common base for "the test's fault" failures.
+Upstream master has `RequestedAssertionFailed(AssertionError)` and `MachineError(Exception)`,
+nothing in between: a script's `except AssertionError` catches every failed `succeed()`, and an
+`except` or `isinstance` written against that hierarchy must behave the same here. Older
+upstream drivers had a `TestScriptError` base; the name stays importable for scripts written
+against them, but nothing derives from it any more, exactly as on master where it is gone.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class TestScriptError(Exception):
-    """A failure that is the test's fault; it gets the short, script-only traceback."""
+    """Kept only so that `from test_driver.errors import TestScriptError` keeps importing."""
 
     __test__ = False  # not a pytest test class, despite the name
 
 
-class RequestedAssertionFailed(TestScriptError, AssertionError):
+class RequestedAssertionFailed(AssertionError):
     """Raised by succeed/fail/wait_* helpers, `retry` and `t.assert*`."""
 
 
@@ -26,13 +32,37 @@ class PollingConditionError(Exception):
 
 
 class QMPAPIError(RuntimeError):
-    """QEMU answered a QMP command with an error (`class` and `desc` from the reply)."""
+    """QEMU answered a QMP command with an error.
 
-    def __init__(self, error_class: str, desc: str, msg_id: object = None) -> None:
-        super().__init__(f"{error_class}: {desc}")
-        self.error_class = error_class
-        self.desc = desc
-        self.id = msg_id
+    The attributes are upstream's (`class_name`, `description`, `transaction_id`), which
+    nixpkgs' own `qmp-api-error` test reads. `transaction_id` is the `id` the *caller* put on
+    the command; `QMPSession.send()` never sends one, so it is `None`, as upstream's. The older
+    names `error_class`, `desc` and `id` remain as read-only aliases for code that used them.
+    """
+
+    def __init__(self, class_name: str, description: str,
+                 transaction_id: Any = None) -> None:
+        super().__init__(class_name, description, transaction_id)
+        self.class_name = class_name
+        self.description = description
+        self.transaction_id = transaction_id
+
+    def __str__(self) -> str:
+        # upstream's wording: CI logs and scripts that match on str(error) see the same text
+        return (f"<QMP API error related to transaction {self.transaction_id} "
+                f"[{self.class_name}]: {self.description}>")
+
+    @property
+    def error_class(self) -> str:
+        return self.class_name
+
+    @property
+    def desc(self) -> str:
+        return self.description
+
+    @property
+    def id(self) -> Any:  # noqa: A003 - the old attribute name
+        return self.transaction_id
 
 
 class VLanError(MachineError):

@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -82,11 +83,29 @@ def _prefix(attributes: Attributes | None) -> str:
     return f"{machine}: " if machine else ""
 
 
+def format_warning(message: Warning | str, category: type[Warning], filename: str,
+                   lineno: int) -> str:
+    """Upstream's `??? Warning (<Category>): <message>` and `    File "<file>", line N`.
+
+    The file and line are where the warning points: for our duration warnings that is the
+    test script's line (`<string>`), where upstream's point into its own `duration.py`.
+    """
+    return f'??? Warning ({category.__name__}): {message}\n    File "{filename}", line {lineno}'
+
+
 class TerminalLogger(AbstractLogger):
     """Upstream's terminal shape on stderr: `name: msg`, green block headers, `(finished: ...)`,
-    dim `name # serial line`, red `!!! ` test errors. No indentation, as upstream."""
+    dim `name # serial line`, red `!!! ` test errors, bright yellow `??? Warning` blocks. No
+    indentation, as upstream.
+
+    Python warnings (deprecated durations, `copy_from_vm`, ...) are shown through the newest
+    terminal logger, in upstream's format: upstream replaces `warnings.formatwarning` for the
+    whole driver process, and going through the logger also keeps a warning in order with the
+    log lines and whole while serial threads print.
+    """
 
     BOLD_GREEN, DIM, RED, RESET = "\x1b[1m\x1b[32m", "\x1b[2m", "\x1b[31m", "\x1b[0m"
+    BOLD_YELLOW = "\x1b[1m\x1b[33m"
 
     def __init__(self, stream: TextIO | None = None, colour: bool | None = None) -> None:
         self._stream = stream
@@ -94,6 +113,16 @@ class TerminalLogger(AbstractLogger):
         self._level = LogLevel.INFO
         self._serial = True
         self._colour = colour if colour is not None else "NO_COLOR" not in os.environ
+        warnings.showwarning = self.show_warning
+
+    def show_warning(self, message: Warning | str, category: type[Warning], filename: str,
+                     lineno: int, file: TextIO | None = None, line: str | None = None) -> None:
+        """A `warnings.showwarning` replacement; warnings are never hidden by the log level."""
+        text = format_warning(message, category, filename, lineno)
+        if file is not None and file is not (self._stream or sys.stderr):
+            file.write(text + "\n")  # someone asked for another stream explicitly
+            return
+        self._write(self._paint(self.BOLD_YELLOW, text))
 
     def _paint(self, code: str, text: str) -> str:
         return f"{code}{text}{self.RESET}" if self._colour else text

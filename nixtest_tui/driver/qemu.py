@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from nixtest_tui.driver.backdoor import (
     BACKDOOR_ATTEMPTS,
@@ -43,8 +44,22 @@ from nixtest_tui.driver.qmp import QMPSession
 from nixtest_tui.driver.serial import SerialConsole
 from nixtest_tui.driver.sockets import accept_while, listen_unix
 
+P = ParamSpec("P")
+R = TypeVar("R")
 KEY_DELAY = timedelta(milliseconds=10)
 ACCEPT_SECONDS = 300.0
+
+
+def serialised(method: Callable[Concatenate[QemuMachine, P], R]
+               ) -> Callable[Concatenate[QemuMachine, P], R]:
+    """One life-cycle step at a time per machine: four threads that all call succeed() on a
+    machine that is off start one QEMU between them, and the others wait for it."""
+    def locked(self: QemuMachine, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self.lifecycle:
+            return method(self, *args, **kwargs)
+    locked.__name__ = method.__name__
+    locked.__doc__ = method.__doc__
+    return locked
 
 
 def has_display() -> bool:
@@ -83,6 +98,7 @@ class QemuMachine(ConsoleMixin, UnsupportedMixin, BaseMachine):
         self.connected = False
         self.backdoor_timeout = backdoor_timeout()
         self.serial = SerialConsole(self.name, self.bus, self.log_serial)
+        self.lifecycle = threading.RLock()
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -135,6 +151,7 @@ class QemuMachine(ConsoleMixin, UnsupportedMixin, BaseMachine):
         return dict(os.environ, TMPDIR=str(self.state_dir), SHARED_DIR=str(self.shared_dir),
                     USE_TMPDIR="1", NIX_EFI_VARS=str(self.efi_vars))
 
+    @serialised
     def start(self, allow_reboot: bool = False) -> None:
         if self.booted:
             return
@@ -196,6 +213,7 @@ class QemuMachine(ConsoleMixin, UnsupportedMixin, BaseMachine):
 
     # -- the backdoor ----------------------------------------------------------------------------
 
+    @serialised
     def connect(self) -> None:
         if self.connected:
             return
@@ -231,15 +249,10 @@ class QemuMachine(ConsoleMixin, UnsupportedMixin, BaseMachine):
         self.bus.publish(CommandStarted(machine=self.name, command=command, timeout=limit))
         started = time.monotonic()
         reply = self.shell.run(command, limit)
-        if reply.stdout_left_open:
-            self.log(f"command `{command}` exited with status {reply.status} but a background "
-                     "process kept its stdout open; stopped waiting for it, so output written "
-                     "after that (or not yet flushed) is lost. Redirect the background "
-                     "process' output (>/dev/null or >&2) to avoid this.")
         self.bus.publish(CommandFinished(
             machine=self.name, command=command, status=reply.status,
             duration=time.monotonic() - started, output_size=len(reply.stdout),
-            stdout_left_open=reply.stdout_left_open,
+            stdout_left_open=reply.held_open >= 1.0,
         ))
         if not check_return:
             return (-1, reply.text)
@@ -247,6 +260,7 @@ class QemuMachine(ConsoleMixin, UnsupportedMixin, BaseMachine):
 
     # -- power -----------------------------------------------------------------------------------
 
+    @serialised
     def shutdown(self) -> None:
         if not self.booted:
             return
@@ -257,6 +271,7 @@ class QemuMachine(ConsoleMixin, UnsupportedMixin, BaseMachine):
         self.shell.send_raw(b"poweroff\n")
         self.wait_for_shutdown()
 
+    @serialised
     def crash(self) -> None:
         if not self.booted:
             return
@@ -270,6 +285,7 @@ class QemuMachine(ConsoleMixin, UnsupportedMixin, BaseMachine):
         self.connected = False
         self._state("running", detail="rebooting")
 
+    @serialised
     def wait_for_shutdown(self) -> None:
         if not self.booted:
             return
@@ -284,9 +300,12 @@ class QemuMachine(ConsoleMixin, UnsupportedMixin, BaseMachine):
             self._state("exited", status)
 
     def release(self) -> None:
-        if self.pid is None or self.process is None:
+        """Kill QEMU; takes no lock, so that quitting works whatever another thread waits in
+        (a start() still accepting QEMU's sockets, a handshake, a command)."""
+        if self.process is None or (self.pid is None and self.process.poll() is not None):
             return
-        self.log(f"kill QemuMachine (pid {self.pid})")
+        self.pid = self.pid or self.process.pid
+        self.logger.log(f"kill QemuMachine (pid {self.pid})")  # no machine prefix: upstream's line
         status = terminate(self.process)
         self.serial.join(5)
         self._close_channels()

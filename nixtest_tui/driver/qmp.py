@@ -307,11 +307,13 @@ class QMPSession:
         if client is None:
             raise ConnectionError("QMP session was never connected; use QMPSession.connect()")
         msg = client.make_execute_msg(cmd, args or None)
+        # qemu.qmp stamps its own `__qmp#NNNNN` id on the wire; the transaction id a caller
+        # should see is the one it chose, and send() lets it choose none (upstream: None).
+        caller_id = msg.get("id")
         try:
             value = await client.execute_msg(msg)
         except ExecuteError as err:
-            desc = err.error.error.desc
-            raise QMPAPIError(err.error_class, desc, err.received.get("id")) from err
+            raise QMPAPIError(err.error_class, err.error.error.desc, caller_id) from err
         except ExecInterruptedError as err:
             reason = await asyncio.shield(self._disconnect())
             raise ConnectionError(f"{CLOSED} before the reply to {cmd!r} ({reason})") from err

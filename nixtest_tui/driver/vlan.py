@@ -60,9 +60,11 @@ class VLan:
         self._log("start vlan")
         shutil.rmtree(self.socket_dir, ignore_errors=True)  # a stale socket breaks the switch
         os.environ[f"QEMU_VDE_SOCKET_{self.nr}"] = str(self.socket_dir)
+        # argv[0] is what vde_switch names itself in its own messages on the driver's stderr
+        # ("vde_switch: EOF on stdin, cleaning up and exiting"): upstream's, not our full path
         self.process = spawn(
-            [binary, "--sock", str(self.socket_dir), "--dirmode", "0700", "--hub"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            ["vde_switch", "--sock", str(self.socket_dir), "--dirmode", "0700", "--hub"],
+            executable=binary, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL if self._quiet else None,
         )
         self._await_ready()

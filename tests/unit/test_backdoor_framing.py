@@ -1,56 +1,112 @@
-"""The one-round-trip framing, checked without a guest: what is sent and how replies parse."""
+"""The reply framing without a guest: the parser over every chunking, and a plain bash."""
 
 from __future__ import annotations
 
 import base64
 import subprocess
 
-from nixtest_tui.driver.backdoor import frame_command, parse_reply, session_setup
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nixtest_tui.driver.backdoor_wire import (
+    WINDOW,
+    ChannelError,
+    Reply,
+    ReplyReader,
+    frame_command,
+    session_setup,
+)
 
 
-def test_reply_parses_stdout_status_and_open_notice() -> None:
-    body = base64.b64encode(b"a\x00b\n\n")
-    assert parse_reply(body + b"#3\n").stdout == b"a\x00b\n\n"  # type: ignore[union-attr]
-    assert parse_reply(body + b"#3\n").status == 3  # type: ignore[union-attr]
-    assert parse_reply(body + b"#3") is None
-    assert parse_reply(body) is None
-    notice = parse_reply(body[:4] + b"!0\n" + body[4:] + b"#0\n")
-    assert notice is not None and notice.stdout_left_open and notice.stdout == b"a\x00b\n\n"
-    empty = parse_reply(b"#124\n")
-    assert empty is not None and empty.status == 124 and empty.stdout == b""
+def writes(stdout: bytes, status: int, window: int = WINDOW) -> list[bytes]:
+    """A reply as the guest functions write it, one item per write() (the format's spec)."""
+    if not stdout:
+        return [b"#%d\n" % status]
+    text = base64.b64encode(stdout[1:])
+    windows = [text[i:i + window] for i in range(0, len(text), window)]
+    if not windows or len(windows[-1]) == window:
+        windows.append(b"")
+    return [b"=%02x" % stdout[0], *(w + b"." for w in windows[:-1]), windows[-1] + b"$",
+            b"#%d\n" % status]
 
 
-def run_locally(command: str, timeout: float | None = None) -> bytes:
+def encode(stdout: bytes, status: int, window: int = WINDOW) -> bytes:
+    return b"".join(writes(stdout, status, window))
+
+
+def parse_all(stream: bytes, cuts: list[int], nonce: bytes = b"abc") -> tuple[list[Reply],
+                                                                              ReplyReader]:
+    reader = ReplyReader(nonce)
+    previous = 0
+    for cut in sorted({c % (len(stream) + 1) for c in cuts}) + [len(stream)]:
+        reader.feed(stream[previous:cut], now=float(cut))
+        previous = cut
+    return list(reader.replies), reader
+
+
+@settings(max_examples=300, deadline=None)
+@given(outputs=st.lists(st.binary(max_size=400), min_size=1, max_size=4),
+       status=st.integers(0, 255), cuts=st.lists(st.integers(0, 10_000), max_size=30),
+       marker_at=st.lists(st.integers(0, 10_000), max_size=3))
+def test_any_chunking_gives_the_same_replies(outputs: list[bytes], status: int, cuts: list[int],
+                                             marker_at: list[int]) -> None:
+    pieces = [piece for out in outputs for piece in writes(out, status, window=8)]
+    # notices and another connection's sentinel land between two writes (a tty write is
+    # atomic), in any number
+    for position in sorted(marker_at, reverse=True):
+        at = position % (len(pieces) + 1)
+        pieces.insert(at, b"!0\n~gone ffff\n")
+    stream = b"".join(pieces)
+    import nixtest_tui.driver.backdoor_wire as wire
+    original = wire.WINDOW
+    wire.WINDOW = 8
+    try:
+        replies, reader = parse_all(stream, cuts)
+    finally:
+        wire.WINDOW = original
+    assert [r.stdout for r in replies] == outputs
+    assert all(r.status == status for r in replies)
+    assert not reader.gone  # another nonce's sentinel is not ours
+
+
+def test_windows_are_acknowledged_and_checked() -> None:
+    data = bytes(range(256)) * 1000
+    replies, reader = parse_all(encode(data, 0), [])
+    assert replies[0].stdout == data
+    assert reader.acks_due == len(base64.b64encode(data[1:])) // WINDOW
+    broken = encode(data, 0).replace(b"A", b"", 1)  # one character lost in a window
+    with pytest.raises(ChannelError, match="out of step"):
+        parse_all(broken, [])
+
+
+def test_our_sentinel_and_garbage() -> None:
+    _, reader = parse_all(b"~gone abc\n", [])
+    assert reader.gone
+    with pytest.raises(ChannelError, match="restart the machine"):
+        parse_all(b"hello\n#0\n", [])
+
+
+def run_locally(command: str, timeout: float | None = None) -> Reply:
     """Run the real framing in a local bash, the way the guest's backdoor shell would."""
     script = session_setup() + frame_command(command, timeout)
-    return subprocess.run(["bash", "--norc"], input=script, capture_output=True,
-                          check=True, timeout=30).stdout
+    out = subprocess.run(["bash", "--norc"], input=script, capture_output=True,
+                         check=True, timeout=30).stdout
+    replies, _ = parse_all(out, [])
+    return replies[0]
 
 
 def test_framing_runs_in_a_plain_bash_with_upstream_semantics() -> None:
-    reply = parse_reply(run_locally("printf 'x\\n'; exit 4"))
-    assert reply is not None and (reply.status, reply.stdout) == (4, b"x\n")
-    reply = parse_reply(run_locally("false | true"))
-    assert reply is not None and reply.status == 1  # pipefail
-    reply = parse_reply(run_locally("echo $NOT_SET_ANYWHERE"))
-    assert reply is not None and reply.status == 1  # nounset
-    reply = parse_reply(run_locally("echo \"it's\" 'quoted' $((1+1)) \\$HOME"))
-    assert reply is not None and reply.stdout == b"it's quoted 2 $HOME\n"
-    reply = parse_reply(run_locally("sleep 5", timeout=0.5))
-    assert reply is not None and reply.status == 124
+    reply = run_locally("printf 'x\\n'; exit 4")
+    assert (reply.status, reply.stdout) == (4, b"x\n")
+    assert run_locally("false | true").status == 1
+    assert run_locally("echo $NOT_SET_ANYWHERE").status == 1
+    reply = run_locally("echo \"it's\" 'quoted' $((1+1)) \\$HOME")
+    assert reply.stdout == b"it's quoted 2 $HOME\n"
+    assert run_locally("sleep 5", timeout=0.5).status == 124
 
 
-def test_background_holder_of_stdout_does_not_hang() -> None:
-    # locally the background sleep also holds the capture pipe, so keep it short
-    reply = parse_reply(run_locally("sleep 3 & exit 5"))
-    assert reply is not None and reply.status == 5 and reply.stdout_left_open
-
-
-def test_each_command_is_one_short_line() -> None:
+def test_command_line_is_short_and_quoted() -> None:
     line = frame_command("systemctl is-active multi-user.target", None)
-    assert line.count(b"\n") == 1 and len(line) < 60
-
-
-def test_background_job_with_redirected_output_is_not_flagged() -> None:
-    reply = parse_reply(run_locally("sleep 2 >/dev/null 2>&1 & echo started"))
-    assert reply is not None and reply.stdout == b"started\n" and not reply.stdout_left_open
+    assert line == b"__nt - 'systemctl is-active multi-user.target'\n"
+    assert frame_command("x" * 70000, 5.0).startswith(b"__ntl 5.0 70000\n")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import re
+import sys
+import warnings
 
 import pytest
 
@@ -76,3 +78,36 @@ def test_composite_forwards_and_event_logger_publishes() -> None:
     assert kinds == [NestStarted, LogMessage, NestFinished, LogMessage]
     assert isinstance(got[0], NestStarted) and got[0].subtest
     assert isinstance(got[2], NestFinished) and got[2].ok
+
+
+def test_warnings_in_upstreams_format_through_the_log() -> None:
+    """Upstream prints `??? Warning (UserWarning): …` and `    File "…", line N` in bright
+    yellow; ours point at the script line and go through the logger's stream."""
+    stream = io.StringIO()
+    logger = TerminalLogger(stream, colour=True)
+    script = "\n\nwarn('succeed(): passing a bare int/float as a duration is deprecated.')\n"
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = logger.show_warning
+        logger.log("before")
+        exec(compile(script, "<string>", "exec"), {"warn": warnings.warn})  # noqa: S102
+        logger.log("after")
+    assert stream.getvalue() == (
+        "before\n"
+        "\x1b[1m\x1b[33m??? Warning (UserWarning): succeed(): passing a bare int/float as a "
+        'duration is deprecated.\n    File "<string>", line 3\x1b[0m\n'
+        "after\n"
+    )
+
+
+def test_constructing_the_terminal_logger_routes_warnings_to_it() -> None:
+    stream = io.StringIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        logger = TerminalLogger(stream, colour=False)
+        logger.set_log_level(LogLevel.ERROR)  # a warning is shown whatever the level
+        line = sys._getframe().f_lineno + 1
+        warnings.warn("copy_from_vm", DeprecationWarning, stacklevel=1)
+    assert stream.getvalue() == (
+        f'??? Warning (DeprecationWarning): copy_from_vm\n    File "{__file__}", line {line}\n'
+    )

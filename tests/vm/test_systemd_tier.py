@@ -155,6 +155,38 @@ def test_network_setup_prefers_the_container_parameter_file(guest: Guest) -> Non
     assert server.succeed("hostname") == "server\n"
 
 
+def test_wait_for_unit_active_state_sees_all_six_states(guest: Guest) -> None:
+    """nixpkgs' `unit-active-state` test, re-created: systemd 252 lacks its `notify-reload`
+    service type, so slow ExecStartPre/ExecReload/ExecStop commands hold the unit in
+    activating, reloading and deactivating, and a main process that exits 1 on SIGTERM ends
+    it failed. Neither "inactive" nor "failed" makes the wait give up."""
+    server = guest.machine
+    wait = server.wait_for_unit_active_state
+    wait("states.service", "inactive", timeout=MINUTE)  # not even loaded yet
+    server.succeed(
+        "systemd-run --unit=states --no-block -p 'ExecStartPre=/bin/sleep 4' "
+        "-p 'ExecReload=/bin/sleep 4' -p 'ExecStop=/bin/sleep 4' "
+        "/bin/bash -c 'trap \"exit 1\" TERM; while :; do sleep 0.2; done'"
+    )
+    wait("states.service", "activating", timeout=MINUTE)
+    wait("states.service", "active", timeout=MINUTE)
+    server.succeed("systemctl reload --no-block states.service")
+    wait("states.service", "reloading", timeout=MINUTE)
+    wait("states.service", ["active"], timeout=MINUTE)
+    server.succeed("systemctl stop --no-block states.service")
+    wait("states.service", "deactivating", timeout=MINUTE)
+    wait("states.service", ("failed", "inactive"), timeout=MINUTE)
+    assert server.get_unit_property("states.service", "Result") == "exit-code"
+    assert "waiting for unit states.service to be failed or inactive" in guest.log.getvalue()
+    with pytest.raises(RequestedAssertionFailed,
+                       match=r'^unit "states.service" did not reach state "active"; it is '
+                             r'"failed" \(action timed out after'):
+        wait("states.service", "active", timeout=timedelta(seconds=2))
+    with pytest.raises(ValueError, match="'running' is not an ActiveState"):
+        wait("states.service", "running")
+    server.succeed("systemctl reset-failed states.service")
+
+
 def test_reboot_brings_the_backdoor_back(guest: Guest) -> None:
     """Last on purpose: the machine must have been started with allow_reboot=True."""
     server = guest.machine

@@ -1,0 +1,166 @@
+"""The backdoor channel end to end against a real local bash on a socket pair.
+
+The guest's backdoor is a non-interactive bash reading commands from a character device; here
+a host bash reads them from one end of a socket pair, and `Backdoor` holds the other end, so
+the framing, the windows and their acknowledgements, the markers and the thread safety run
+for real. (What only QEMU does, dropping output when the host reads slowly, is the VM tier's.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import shlex
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nixtest_tui.driver.backdoor import MAGIC, Backdoor
+from nixtest_tui.driver.backdoor_wire import WINDOW, frame_command
+from nixtest_tui.driver.errors import MachineError
+
+
+class LocalShell:
+    """A bash with stdin and stdout on a socket, as the guest's is on hvc0."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        self.process = subprocess.Popen(
+            ["bash", "--norc", "-c", f"echo '{MAGIC.decode()}'; exec bash --norc"],
+            stdin=theirs, stdout=theirs, stderr=subprocess.DEVNULL, cwd="/tmp")
+        theirs.close()
+        self.log: list[str] = []
+        self.backdoor = Backdoor(ours, self.death, self.log.append)
+        self.backdoor.handshake(attempts=1, attempt_seconds=10)
+
+    def death(self) -> str | None:
+        status = self.process.poll()
+        return None if status is None else f"bash exited with {status}"
+
+    def close(self) -> None:
+        self.backdoor.close()
+        self.process.kill()
+        self.process.wait()
+
+
+@pytest.fixture
+def shell() -> Iterator[LocalShell]:
+    local = LocalShell()
+    yield local
+    local.close()
+
+
+def produce(data: bytes) -> str:
+    """A command that writes exactly `data` to stdout (printf with octal escapes)."""
+    return "printf '" + "".join(f"\\{b:03o}" for b in data) + "'"
+
+
+def test_every_byte_value_and_empty_output(shell: LocalShell) -> None:
+    every = bytes(range(256))
+    assert shell.backdoor.run(produce(every), None).stdout == every
+    for single in (b"\0", b"\n", b"\xff", b"#", b"!", b"~", b".", b"$", b"="):
+        assert shell.backdoor.run(produce(single), None).stdout == single
+    empty = shell.backdoor.run("true", None)
+    assert (empty.status, empty.stdout) == (0, b"")
+    assert shell.backdoor.run("exit 3", None).status == 3
+
+
+def test_outputs_that_look_like_the_framing(shell: LocalShell) -> None:
+    for text in ("#0\n", "!0\n", "~gone 0\n", "=ff", "abc.", "$#7\n", "eHh4$", "no newline"):
+        reply = shell.backdoor.run(f"printf '%s' {shlex.quote(text)}", None)
+        assert reply.stdout == text.encode(), text
+
+
+def send_and_check(shell: LocalShell, size: int, where: Path) -> None:
+    """`size` random bytes from the shell's stdout, compared with a digest it computes."""
+    reply = shell.backdoor.run(f"head -c {size} /dev/urandom | tee {where}", None)
+    assert len(reply.stdout) == size
+    digest = shell.backdoor.run(f"sha256sum < {where}", None).text.split()[0]
+    assert hashlib.sha256(reply.stdout).hexdigest() == digest
+
+
+@pytest.mark.parametrize("size", [WINDOW * 3 // 4 - 1, WINDOW * 3 // 4, WINDOW * 3 // 4 + 1,
+                                  WINDOW * 3 // 2, 1_000_003, 16 * 1024 * 1024])
+def test_sizes_around_the_window_and_large(shell: LocalShell, size: int, tmp_path: Path) -> None:
+    send_and_check(shell, size, tmp_path / "data")
+
+
+def test_random_sizes_against_a_checksum(shell: LocalShell, tmp_path: Path) -> None:
+    rng = random.Random(15)
+    for _ in range(60):
+        size = rng.choice([0, 1, 2, 3, 4, rng.randrange(5, 5000), rng.randrange(5000, 300000)])
+        send_and_check(shell, size, tmp_path / "data")
+
+
+def test_a_thousand_commands_back_to_back(shell: LocalShell) -> None:
+    for index in range(1000):
+        reply = shell.backdoor.run(f"echo {index}", None)
+        assert (reply.status, reply.stdout) == (0, f"{index}\n".encode())
+
+
+def test_threads_are_serialised(shell: LocalShell) -> None:
+    failures: list[str] = []
+
+    def worker(number: int) -> None:
+        for index in range(50):
+            text = f"{number}-{index}-" + "x" * (index * 997 % 20000)
+            reply = shell.backdoor.run(f"printf '%s' {text}", None)
+            if reply.stdout != text.encode():
+                failures.append(f"{number}-{index}")
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not failures
+
+
+def test_a_background_holder_of_stdout_is_waited_for(shell: LocalShell,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("nixtest_tui.driver.backdoor.HELD_OPEN_WARNING", 0.5)
+    started = time.monotonic()
+    reply = shell.backdoor.run("(echo ONE; sleep 2; echo TWO) &", None)
+    assert reply.stdout == b"ONE\nTWO\n" and reply.status == 0
+    assert time.monotonic() - started >= 1.9
+    assert reply.held_open >= 1.5
+    assert any("stdout is still open" in line for line in shell.log)
+    # a redirected background job neither delays nor warns
+    shell.log.clear()
+    quick = shell.backdoor.run("sleep 5 >/dev/null 2>&1 & echo started", None)
+    assert quick.stdout == b"started\n" and quick.held_open < 1.0
+    assert not any("stdout is still open" in line for line in shell.log)
+
+
+def test_timeout_and_status_semantics(shell: LocalShell) -> None:
+    assert shell.backdoor.run("sleep 5", 0.5).status == 124
+    assert shell.backdoor.run("false | true", None).status == 1  # pipefail
+    assert shell.backdoor.run("echo $NOT_SET_ANYWHERE", None).status == 1  # nounset
+    assert shell.backdoor.run("echo \"it's\" 'quoted' $((1+1))", None).text == "it's quoted 2\n"
+
+
+def test_long_commands_travel_on_the_channel(shell: LocalShell) -> None:
+    payload = "".join(random.Random(4).choice("abc'\"$\\ \n\t;#!~") for _ in range(1_000_000))
+    command = f"cat <<'NT_END' | sha256sum | cut -d' ' -f1\n{payload}\nNT_END"
+    assert len(frame_command(command, None)) > 1_000_000
+    reply = shell.backdoor.run(command, None)
+    expected = hashlib.sha256((payload + "\n").encode()).hexdigest()
+    assert reply.text.strip() == expected
+    big = "echo " + "y" * (4 * 1024 * 1024) + " | wc -c"
+    assert shell.backdoor.run(big, None).text.strip() == str(4 * 1024 * 1024 + 1)
+
+
+def test_a_nul_in_a_command_is_refused_before_sending(shell: LocalShell) -> None:
+    with pytest.raises(MachineError, match="NUL"):
+        shell.backdoor.run("echo a\0b", None)
+    assert shell.backdoor.run("echo fine", None).text == "fine\n"
+
+
+def test_a_shell_that_exits_is_an_error_not_a_hang(shell: LocalShell) -> None:
+    with pytest.raises(MachineError):
+        shell.backdoor.run("kill -9 $PPID", None)
