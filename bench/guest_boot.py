@@ -14,9 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from nixtest_tui.driver.vlan import VLan
+from nixtest_tui.driver import Driver, QemuMachine
+from nixtest_tui.driver.config import load_driver_configuration
+from nixtest_tui.driver.logger import CompositeLogger
 from nixtest_tui.guests.accel import choose_accelerator
-from nixtest_tui.guests.smoke import SmokeMachine
 from nixtest_tui.guests.startscript import write_network
 from nixtest_tui.guests.tiny import ensure_tiny
 from nixtest_tui.guests.topology import MachineSpec, Topology
@@ -30,25 +31,22 @@ def timed_build(cache_dir: Path) -> float:
     return time.monotonic() - started
 
 
-def boot_once(work: Path, script: Path) -> tuple[float, list[float]]:
-    vlan = VLan(1, work)
-    vlan.start()
-    machine = SmokeMachine("bench", script, work / "state", work / "shared")
-    try:
+def boot_once(work: Path, config: Path) -> tuple[float, list[float]]:
+    """Start to backdoor through the driver's QemuMachine, then 100 `true` round trips."""
+    driver = Driver(load_driver_configuration(config), work, CompositeLogger([]), tmp_dir=work)
+    with driver:
+        machine = driver.machines[0]
+        assert isinstance(machine, QemuMachine)
         started = time.monotonic()
-        machine.start()
-        machine.wait_for_backdoor(timeout=120)
+        machine.connect()
         boot = time.monotonic() - started
         trips = []
         for _ in range(100):
             t0 = time.perf_counter()
             machine.execute("true", timeout=None)
             trips.append(time.perf_counter() - t0)
-        machine.poweroff()
+        machine.shutdown()
         return boot, trips
-    finally:
-        machine.close()
-        vlan.stop()
 
 
 def main() -> None:
@@ -73,16 +71,17 @@ def main() -> None:
     boots, trips = [], []
     with tempfile.TemporaryDirectory() as out:
         work = Path(out)
-        write_network(Topology((MachineSpec("bench"),)), image, accelerator, work, "")
+        config = write_network(Topology((MachineSpec("bench"),)), image, accelerator, work, "")
         for run in range(args.boots):
             run_dir = work / f"run{run}"
             run_dir.mkdir()
-            boot, run_trips = boot_once(run_dir, work / "bin" / "run-bench-vm")
+            boot, run_trips = boot_once(run_dir, config)
             boots.append(boot)
             trips.extend(run_trips)
-    print(f"QEMU start -> backdoor line, median of {len(boots)}: {statistics.median(boots):.2f} s "
+    print(f"QEMU start -> backdoor connected (driver), median of {len(boots)}: "
+          f"{statistics.median(boots):.2f} s "
           f"(runs: {' '.join(f'{b:.2f}' for b in boots)})")
-    print(f"`true` round trip (upstream framing), median of {len(trips)}: "
+    print(f"`execute('true')` round trip, median of {len(trips)}: "
           f"{statistics.median(trips) * 1000:.1f} ms")
 
 

@@ -18,8 +18,10 @@ reply comes back in one stream:
   window in flight the buffer can never fill, however slow the host is. (Raw segments read
   by `read -n` would save short outputs the base64 process, but bash's `read -n` loses bytes
   of a pipe now and then; `read -N` over the whole pipe does not.)
-* `!<status>\\n` anywhere: `bash -c` exited (an EXIT trap). If stdout then stays open, a
-  background process holds it; the reply still waits for it, as upstream does.
+* `!<status>\\n` anywhere: `bash -c`, which had started a background job, exited (an EXIT
+  trap). If stdout then stays open, that job holds it; the reply still waits for it, as
+  upstream does, and the host says why after a while. (A daemon that forks itself away is
+  not a job: it is waited for just the same, without that explanation.)
 * `~gone <nonce>\\n` anywhere: the sentinel saw the backdoor shell exit.
 
 `#`, `.`, `$`, `!` and `~` are outside base64's alphabet, so none of them can be data.
@@ -44,7 +46,10 @@ WINDOW = 65536  # base64 characters per acknowledged window; the socket holds ~1
 LONG_COMMAND = 65536  # longer commands travel on the channel, not as an argument of bash -c
 ACK = b"+\n"  # the host read a whole window: send the next one
 
-_EXIT_TRAP = f"trap 'printf \"!%d\\n\" $? >&{NOTICE_FD}' EXIT; set -euo pipefail; "
+# Only a command that started a background job says when it exits (a write to hvc0 costs the
+# guest more than the test): `$!` is set by `cmd &`, the usual way stdout gets held open.
+_EXIT_TRAP = (f"trap '__s=$?; [ -z \"${{!:-}}\" ] || printf \"!%d\\n\" $__s >&{NOTICE_FD}' "
+              "EXIT; set -euo pipefail; ")
 
 
 class ChannelError(MachineError):
@@ -89,12 +94,14 @@ def session_setup(nonce: str = "0") -> bytes:
     functions = (
         f"__nt_pre={shlex.quote(_EXIT_TRAP)}; "
         # the reader: a probe byte (builtin, so an empty stdout costs no process), then base64
-        "__nt_rd() { local LC_ALL=C c; IFS= read -r -d '' -n 1 c || return 0; "
-        "printf '=%02x' \"'$c\"; base64 -w 0 | __nt_win; }; "
+        "__nt_rd() { local LC_ALL=C c h; IFS= read -r -d '' -n 1 c || return 0; "
+        "printf -v h '=%02x' \"'$c\"; base64 -w 0 | __nt_win \"$h\"; }; "
         # windows of WINDOW characters, each waiting for the host's go-ahead on fd 18. Only
-        # `read -N` touches that pipe: it reads ahead, so no other reader may share it
-        f"__nt_win() {{ local k a; while IFS= read -r -N {WINDOW} k; do printf '%s.' \"$k\"; "
-        f"read -r -u {ACK_FD} a; done; printf '%s$' \"$k\"; }}; "
+        # `read -N` touches that pipe: it reads ahead, so no other reader may share it. The
+        # probe's byte ($1) goes out with the first write, one wake-up of the host fewer.
+        f"__nt_win() {{ local k a h=$1; while IFS= read -r -N {WINDOW} k; do "
+        "printf '%s%s.' \"$h\" \"$k\"; h=; "
+        f"read -r -u {ACK_FD} a; done; printf '%s%s$' \"$h\" \"$k\"; }}; "
         '__nt() { if [ "$1" = - ]; then bash -c "$__nt_pre$2" | __nt_rd; '
         'else timeout "$1" bash -c "$__nt_pre$2" | __nt_rd; fi; echo "#${PIPESTATUS[0]}"; }; '
         # a long command follows its line on the channel; `head -c` reads it in blocks and

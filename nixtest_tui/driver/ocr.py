@@ -42,6 +42,7 @@ from nixtest_tui.driver.ocr_variants import Abandoned
 
 VARIANTS = ("raw", "positive", "negative")
 UPSTREAM_ENGINE = ["--oem", "2"]  # legacy + LSTM: needs the legacy parts of the language data
+OUTPUTS = ["-c", "tessedit_create_txt=1", "-c", "tessedit_create_tsv=1"]
 FALLBACK_ENGINE = ["--oem", "1"]  # LSTM only: what Debian's tesseract-ocr-eng ("fast") carries
 COMMON_OPTIONS = ["-c", "debug_file=/dev/null", "--psm", "11"]
 
@@ -192,13 +193,18 @@ def recognise(picture: Path, variant: str, scale: float, options: list[str],
     started = time.monotonic()
     base = picture.with_name(f"{picture.stem}-{variant}")  # tesseract adds .txt and .tsv
     text_file, words_file = Path(f"{base}.txt"), Path(f"{base}.tsv")
+    # the outputs as variables, not as the `txt`/`tsv` config files: those live in
+    # tessdata/configs, which a directory of bare .traineddata files (TESSDATA_PREFIX) lacks
     status, stderr = scope.run([tesseract_binary(), str(picture), str(base), *options,
-                                *COMMON_OPTIONS, "txt", "tsv"])
+                                *COMMON_OPTIONS, *OUTPUTS])
     try:
+        detail = stderr.decode(errors="replace").strip()
         if status != 0:
-            detail = stderr.decode(errors="replace").strip()
             raise MachineError(f"OCR failed with exit code {status}"
                                + (f": {detail}" if detail else ""))
+        if not text_file.exists() or not words_file.exists():
+            raise MachineError("OCR failed: tesseract exited 0 but wrote no text"
+                               + (f"; it said: {detail}" if detail else ""))
         text = text_file.read_text(errors="replace")
         words = _words(words_file.read_text(errors="replace"), scale)
     finally:

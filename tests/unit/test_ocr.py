@@ -80,6 +80,33 @@ def test_raw_recognition_gives_text_and_word_boxes(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.txt")) and not list(tmp_path.glob("*.tsv"))
 
 
+def test_a_tessdata_directory_without_configs_works(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The usual layout of downloaded language data: bare .traineddata files, no configs/."""
+    system = next(Path("/usr/share/tesseract-ocr").glob("*/tessdata"))
+    bare = tmp_path / "tessdata"
+    bare.mkdir()
+    for data in system.glob("*.traineddata"):
+        (bare / data.name).symlink_to(data)
+    monkeypatch.setenv("TESSDATA_PREFIX", str(bare))
+    picture = tmp_path / "screen.ppm"
+    drawn().save(picture)
+    result = recognise(picture, "raw", 1.0, FALLBACK_ENGINE, Scope())
+    assert "HELLO OCR 42" in result.text and result.words
+
+
+def test_a_run_that_writes_nothing_quotes_tesseracts_words(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "tesseract"
+    fake.write_text("#!/bin/sh\necho 'read_params_file: Cannot open everything' >&2\nexit 0\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", str(fake))
+    picture = tmp_path / "screen.ppm"
+    drawn().save(picture)
+    with pytest.raises(MachineError, match="wrote no text; it said: read_params_file"):
+        recognise(picture, "raw", 1.0, FALLBACK_ENGINE, Scope())
+
+
 def test_preprocessed_variants_read_the_same_words_in_screen_pixels(tmp_path: Path) -> None:
     source = drawn()
     positive, negative = ocr_variants.variants(source)
