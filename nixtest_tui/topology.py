@@ -16,9 +16,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nixtest_tui.driver.addressing import ipv4_address, ipv6_address, mac_address, node_numbers
 from nixtest_tui.driver.config import DriverConfiguration, MachineConfig
 from nixtest_tui.driver.events import Event, LinkChanged, MachineStateChanged
-from nixtest_tui.guests.topology import ipv4_address, ipv6_address, mac_address
 
 USER_INTERFACE = "eth0"
 USER_IPV4 = "10.0.2.15"  # QEMU user networking's fixed guest address
@@ -159,7 +159,7 @@ class NetworkModel:
         configs = {**{n: ("vm", m) for n, m in config.vms.items()},
                    **{n: ("container", m) for n, m in config.containers.items()}}
         machines = {}
-        for node, name in enumerate(sorted(configs), start=1):
+        for name, node in node_numbers(configs).items():
             kind, machine = configs[name]
             text = script_text(machine)
             if text is None:

@@ -4,14 +4,34 @@ Scripts written for upstream import names such as `from test_driver.errors impor
 RequestedAssertionFailed`. Rather than installing a top-level `test_driver` package into the
 user's environment (it would shadow a real one elsewhere), the driver registers lightweight
 alias modules in `sys.modules` while it runs, each exposing our implementations under upstream's
-module names.
+module names, and removes them when the last driver that registered them ends.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import types
 from typing import Any
+
+from nixtest_tui.driver import (
+    base,
+    config,
+    duration,
+    efi,
+    errors,
+    logger,
+    nspawn,
+    polling,
+    qemu,
+    qmp,
+    symbols,
+    vlan,
+)
+from nixtest_tui.driver.retry import script_retry
+
+_lock = threading.Lock()
+_users = 0  # drivers inside their `with` block; the aliases go when the last one leaves
 
 
 class EfiVariable:
@@ -28,25 +48,27 @@ def _module(name: str, **attributes: Any) -> types.ModuleType:
     return module
 
 
-def install_test_driver_alias() -> None:
-    """Register `test_driver` and its submodules; safe to call more than once."""
-    from nixtest_tui.driver import (
-        base,
-        config,
-        driver,
-        duration,
-        efi,
-        errors,
-        logger,
-        nspawn,
-        polling,
-        qemu,
-        qmp,
-        symbols,
-        vlan,
-    )
-    from nixtest_tui.driver.retry import script_retry
+def install_test_driver_alias(driver_class: type) -> None:
+    """Register `test_driver` and its submodules (the Driver class comes from the caller,
+    so that this module sits below driver.py rather than in a cycle with it)."""
+    global _users
+    with _lock:
+        _users += 1
+        if _users == 1:
+            sys.modules.update(_aliases(driver_class))
 
+
+def remove_test_driver_alias() -> None:
+    global _users
+    with _lock:
+        _users = max(_users - 1, 0)
+        if _users == 0:
+            for name in [n for n in sys.modules if n == "test_driver"
+                         or n.startswith("test_driver.")]:
+                del sys.modules[name]
+
+
+def _aliases(driver_class: type) -> dict[str, types.ModuleType]:
     qmp_module = _module("test_driver.machine.qmp", QMPSession=qmp.QMPSession,
                          QMPAPIError=errors.QMPAPIError)
     efi_module = _module("test_driver.efi", EfiVariable=EfiVariable,
@@ -64,7 +86,7 @@ def install_test_driver_alias() -> None:
             "test_driver.errors", RequestedAssertionFailed=errors.RequestedAssertionFailed,
             MachineError=errors.MachineError, TestScriptError=errors.TestScriptError,
         ),
-        "test_driver.driver": _module("test_driver.driver", Driver=driver.Driver,
+        "test_driver.driver": _module("test_driver.driver", Driver=driver_class,
                                       DriverConfiguration=config.DriverConfiguration),
         "test_driver.vlan": _module("test_driver.vlan", VLan=vlan.VLan),
         "test_driver.logger": _module(
@@ -85,6 +107,5 @@ def install_test_driver_alias() -> None:
     package = _module("test_driver", **{k.split(".")[1]: v for k, v in modules.items()
                                         if k.count(".") == 1})
     package.__path__ = []
-    package.Driver = driver.Driver  # type: ignore[attr-defined]
-    sys.modules["test_driver"] = package
-    sys.modules.update(modules)
+    package.Driver = driver_class  # type: ignore[attr-defined]
+    return {"test_driver": package, **modules}

@@ -20,6 +20,7 @@ from types import CodeType, FrameType
 from typing import Any
 
 from nixtest_tui.driver.base import BaseMachine
+from nixtest_tui.driver.compat import install_test_driver_alias, remove_test_driver_alias
 from nixtest_tui.driver.config import DriverConfiguration, machine_name_from
 from nixtest_tui.driver.errors import MachineError, RequestedAssertionFailed
 from nixtest_tui.driver.events import EventBus, ScriptLine
@@ -104,14 +105,12 @@ class Driver:
     # -- lifetime ------------------------------------------------------------------------------
 
     def __enter__(self) -> Driver:
-        from nixtest_tui.driver.compat import install_test_driver_alias
-
-        install_test_driver_alias()
         self.state_root = StateRoot(self.tmp_dir or default_tmp_dir())
         tmp_dir = self.tmp_dir = self.state_root.claim()
         if self.state_root.per_run:
             self.logger.log(f"{self.state_root.base} is in use by {self.state_root.holder}; "
                             f"this run keeps its state in {tmp_dir}")
+        install_test_driver_alias(Driver)  # __exit__ removes it, also when this fails
         try:
             containers = sorted(self.config.containers)
             if containers:
@@ -162,6 +161,7 @@ class Driver:
                     self.logger.error(f"Error during cleanup of vlan{vlan.nr}: {exc}")
             if self.state_root is not None:
                 self.state_root.release(keep=self.keep_machine_state)
+        remove_test_driver_alias()
 
     @property
     def machines(self) -> list[BaseMachine]:

@@ -1,13 +1,17 @@
 """A small description of a test network: machines, their VLANs and QEMU knobs.
 
-Node numbers follow nixpkgs' network.nix: all machine names sorted, numbered from 1. Addresses
-and MACs derive from (vlan, node), so every guest can compute every other guest's address.
+Node numbers, MACs and addresses follow nixpkgs' network.nix (driver/addressing.py).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+
+from nixtest_tui.driver.addressing import ipv4_address, ipv6_address, mac_address, node_numbers
+
+__all__ = ["MachineSpec", "Topology", "TopologyError", "ipv4_address", "ipv6_address",
+           "mac_address"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -63,7 +67,7 @@ class Topology:
         return sorted({vlan for m in self.machines for vlan in m.vlans})
 
     def node_number(self, name: str) -> int:
-        return sorted(m.name for m in self.machines).index(name) + 1
+        return node_numbers(m.name for m in self.machines)[name]
 
     def hosts_entries(self) -> list[tuple[str, int, int]]:
         """(name, first vlan, node) for every machine with a VLAN: its /etc/hosts line."""
@@ -72,16 +76,3 @@ class Topology:
             for m in sorted(self.machines, key=lambda m: m.name)
             if m.vlans
         ]
-
-
-def mac_address(vlan: int, node: int) -> str:
-    return f"52:54:00:12:{vlan:02x}:{node:02x}"
-
-
-def ipv4_address(vlan: int, node: int) -> str:
-    return f"192.168.{vlan}.{node}"
-
-
-def ipv6_address(vlan: int, node: int) -> str:
-    """As network.nix writes it: the decimal numbers pasted into the hex groups."""
-    return f"2001:db8:{vlan}::{node}"

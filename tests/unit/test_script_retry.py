@@ -10,6 +10,7 @@ clock.
 from __future__ import annotations
 
 import importlib
+import sys
 import time
 import warnings
 from datetime import timedelta
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from nixtest_tui.driver import compat
+from nixtest_tui.driver import Driver, compat
 from nixtest_tui.driver.errors import RequestedAssertionFailed
 from nixtest_tui.driver.retry import script_retry
 
@@ -73,15 +74,22 @@ assert zero_calls == [], zero_calls
 
 def test_nixpkgs_retry_test_passes() -> None:
     """nixpkgs' `retry.nix` checks, as a script would run them (real clock, real imports)."""
-    compat.install_test_driver_alias()
-    namespace: dict[str, Any] = {"retry": script_retry}
-    exec(compile(UPSTREAM_STYLE_SCRIPT, "<string>", "exec"), namespace)  # noqa: S102
+    compat.install_test_driver_alias(Driver)
+    try:
+        namespace: dict[str, Any] = {"retry": script_retry}
+        exec(compile(UPSTREAM_STYLE_SCRIPT, "<string>", "exec"), namespace)  # noqa: S102
+    finally:
+        compat.remove_test_driver_alias()
     assert namespace["slow_calls"][0] <= 0.01
 
 
 def test_the_driver_hands_scripts_this_retry() -> None:
-    compat.install_test_driver_alias()
-    assert importlib.import_module("test_driver.machine").retry is script_retry
+    compat.install_test_driver_alias(Driver)
+    try:
+        assert importlib.import_module("test_driver.machine").retry is script_retry
+    finally:
+        compat.remove_test_driver_alias()
+    assert "test_driver" not in sys.modules  # the alias is gone once nothing uses it
 
 
 class FakeClock:
