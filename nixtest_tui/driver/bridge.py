@@ -11,7 +11,6 @@ tests run the driver under `unshare --net`.
 from __future__ import annotations
 
 import fcntl
-import os
 import shutil
 import subprocess
 import time
@@ -105,7 +104,3 @@ def _write(path: str, value: str) -> None:
     except OSError:
         pass  # IPv6 disabled: the bridge still works for IPv4
 
-
-def can_manage_links() -> bool:
-    """Root, as far as we can tell without trying (CAP_NET_ADMIN usually comes with euid 0)."""
-    return os.geteuid() == 0

@@ -4,13 +4,12 @@ Modelled on qemu.qmp's `EventListener`: every subscriber gets its own bounded FI
 optional filter, so no consumer can steal another's events, and a slow consumer never blocks
 the driver (when its queue is full the oldest events are dropped and counted). Late subscribers
 can ask for the recent history first. The bus is thread-safe: the driver publishes from machine
-reader threads and the script thread; the TUI reads from its own loop (`aget`), headless code
-from a plain thread (`get`, iteration).
+reader threads and the script thread; every consumer reads from a plain thread (`get`,
+iteration): the TUI's event pump is a thread worker that posts Textual messages.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections import deque
@@ -207,10 +206,6 @@ class Subscription:
             events = list(self._queue)
             self._queue.clear()
             return events
-
-    async def aget(self) -> Event | None:
-        """`get()` for asyncio code: waits in a worker thread, never on the event loop."""
-        return await asyncio.to_thread(self.get)
 
     def __iter__(self) -> Iterator[Event]:
         while (event := self.get()) is not None:

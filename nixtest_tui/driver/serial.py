@@ -11,12 +11,9 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections import deque
 from collections.abc import Callable
 
 from nixtest_tui.driver.events import EventBus, SerialLine, SerialOutput
-
-RAW_KEEP = 1 << 20  # bytes of raw console kept for late subscribers
 
 
 class SerialConsole:
@@ -26,8 +23,6 @@ class SerialConsole:
         self._log_line = log_line
         self.full_console_log: list[str] = []
         self.last_lines: queue.Queue[str] = queue.Queue()
-        self._raw: deque[bytes] = deque()
-        self._raw_size = 0
         self._partial = b""
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -37,8 +32,6 @@ class SerialConsole:
         with self._lock:
             self.full_console_log = []
             self.last_lines = queue.Queue()
-            self._raw.clear()
-            self._raw_size = 0
             self._partial = b""
 
     def follow(self, fd: int) -> None:
@@ -51,10 +44,6 @@ class SerialConsole:
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
             self._thread.join(timeout)
-
-    def raw_bytes(self) -> bytes:
-        with self._lock:
-            return b"".join(self._raw)
 
     def _read(self, fd: int) -> None:
         while True:
@@ -72,11 +61,6 @@ class SerialConsole:
     def feed(self, chunk: bytes) -> None:
         """Take bytes from any source: the reader thread, or a container's journal stream."""
         self._bus.publish(SerialOutput(machine=self.machine, data=chunk))
-        with self._lock:
-            self._raw.append(chunk)
-            self._raw_size += len(chunk)
-            while self._raw_size > RAW_KEEP and len(self._raw) > 1:
-                self._raw_size -= len(self._raw.popleft())
         *lines, self._partial = (self._partial + chunk).split(b"\n")
         for line in lines:
             self._emit_line(line)

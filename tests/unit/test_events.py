@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 
 from nixtest_tui.driver.events import EventBus, MachineStateChanged, SerialLine, VLanChanged
@@ -52,13 +51,3 @@ def test_blocking_get_wakes_on_publish_and_on_close() -> None:
     assert list(subscription) == []
 
 
-def test_async_consumers_do_not_block_their_loop() -> None:
-    bus = EventBus()
-
-    async def consume() -> str:
-        with bus.subscribe() as subscription:
-            asyncio.get_running_loop().call_later(0.05, bus.publish, state("m", "running"))
-            event = await subscription.aget()
-            return getattr(event, "state", "")
-
-    assert asyncio.run(consume()) == "running"
