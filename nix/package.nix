@@ -37,6 +37,7 @@ let
       pytesseract
       pyte
       junit-xml
+      jinja2
       ptpython
     ];
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from textual import on, work
@@ -9,19 +10,24 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
 
-from nixtest_tui.debugger import Action
-from nixtest_tui.driver.events import Event, MachineStateChanged, ScriptStateChanged
+from nixtest_tui.controls import ScriptControls
+from nixtest_tui.driver.events import Event, MachineStateChanged
+from nixtest_tui.driver.nspawn import NspawnMachine
 from nixtest_tui.driver.qemu import QemuMachine
+from nixtest_tui.keys import GLOBAL_BINDINGS, LETTER_BINDINGS, FocusModel
 from nixtest_tui.session import Session
 from nixtest_tui.topology import NetworkModel
 from nixtest_tui.widgets.bridge import pump
 from nixtest_tui.widgets.commands import NixtestCommands
 from nixtest_tui.widgets.console import SerialConsole
+from nixtest_tui.widgets.console_deck import ConsoleDeck
+from nixtest_tui.widgets.console_picker import ConsolePicker
 from nixtest_tui.widgets.driver_log import DriverLog
 from nixtest_tui.widgets.failure_bar import FailureBar
 from nixtest_tui.widgets.inspector import ScreenInspector
-from nixtest_tui.widgets.machines import MachineList, MachineRow
+from nixtest_tui.widgets.machines import MachineList, MachinePanel, MachineRow
 from nixtest_tui.widgets.repl import ReplPane
 from nixtest_tui.widgets.script_pane import ScriptPane
 from nixtest_tui.widgets.subtests import SubtestList
@@ -29,24 +35,16 @@ from nixtest_tui.widgets.topology import TopologyPanel
 from nixtest_tui.widgets.waiting import WaitingStrip
 
 
-class NixtestApp(App[int]):
+class NixtestApp(FocusModel, ScriptControls):
     TITLE = "nixtest-tui"
     CSS_PATH = "nixtest.tcss"
     COMMANDS = App.COMMANDS | {NixtestCommands}
-    BINDINGS = [
-        Binding("f5,c", "run", "Run/continue"),
-        Binding("f6,p", "pause", "Pause"),
-        Binding("f10,n", "step('over')", "Step over"),
-        Binding("f11,s", "step('into')", "Step into"),
-        Binding("shift+f11,o", "step('out')", "Step out"),
-        Binding("x", "cancel_wait", "Cancel wait"),
-        Binding("r", "resolve('retry')", "Retry", show=False),
-        Binding("k", "resolve('skip')", "Skip", show=False),
-        Binding("F", "resolve('raise')", "Fail", show=False),
-        Binding("ctrl+r", "restart", "Restart script"),
-        Binding("f8", "insert_recorded", "Record to script", show=False),
+    BINDINGS = [  # which keys act where: keys.py and the README's "Keys and focus"
+        *GLOBAL_BINDINGS,
+        *LETTER_BINDINGS,
+        Binding("f2", "pick_console", "Console"),
+        Binding("f3", "split_consoles", "Split"),
         Binding("f1", "show_help_panel", "Keys", show=False),
-        Binding("q,ctrl+q", "quit", "Quit", priority=True),
     ]
 
     def __init__(self, session: Session) -> None:
@@ -67,7 +65,7 @@ class NixtestApp(App[int]):
         yield Header()
         with Horizontal(id="top"):
             with Vertical(id="side"):
-                yield MachineList([self._row(m.name, network) for m in machines])
+                yield MachinePanel([self._row(m.name, network) for m in machines])
                 yield SubtestList(model.subtests)
             with Vertical(id="main"):
                 yield ScriptPane(self.session.script_text)
@@ -82,9 +80,10 @@ class NixtestApp(App[int]):
                 yield TopologyPanel(network, self.session.machine)
             with TabPane("screen", id="pane-screen"):
                 yield ScreenInspector(list(config.vms), self.session.machine)
-            for machine in machines:
-                with TabPane(machine.name, id=f"tab-{machine.name}"):
-                    yield self._console(machine.name, is_container=machine.name not in config.vms)
+            with TabPane("consoles", id="tab-consoles"):
+                yield ConsoleDeck(
+                    self._console(m.name, is_container=m.name not in config.vms)
+                    for m in machines)
         yield Footer()
 
     @staticmethod
@@ -115,9 +114,9 @@ class NixtestApp(App[int]):
         self.sub_title = "starting the VLANs..."
         self.query_one(ScriptPane).focus()
         self.open_session()
-        self.set_interval(0.25, self._sample_running_line)
+        self.set_interval(0.25, self.sample_running_line)
 
-    @work(thread=True, group="session", exit_on_error=False)
+    @work(thread=True, group="session", exit_on_error=False, description="opening the session")
     def open_session(self) -> None:
         self.session.open()
         self.call_from_thread(self._session_ready)
@@ -131,6 +130,8 @@ class NixtestApp(App[int]):
         pump(self, self.session.bus, self._deliver)
 
     def _deliver(self, serial: dict[str, bytes], events: list[Event]) -> None:
+        if not self.query(ScriptPane):
+            return  # the screen is being torn down (quitting): nobody to show events to
         for machine, data in serial.items():
             self.query_one(f"#console-{machine}", SerialConsole).feed(data)
         machines, waiting = self.query_one(MachineList), self.query_one(WaitingStrip)
@@ -143,29 +144,9 @@ class NixtestApp(App[int]):
             waiting.handle(event)
             log.handle(event)
             subtests.handle(event)
-            if isinstance(event, ScriptStateChanged):
-                self._script_state(event)
-            elif isinstance(event, MachineStateChanged) and event.state == "running":
+            self.script_event(event)
+            if isinstance(event, MachineStateChanged) and event.state == "running":
                 self.detect_accelerator(event.machine)
-
-    def _script_state(self, event: ScriptStateChanged) -> None:
-        self.script_state = event.state
-        pane, bar = self.query_one(ScriptPane), self.query_one(FailureBar)
-        if event.state == "paused":
-            failed = event.reason == "failure"
-            pane.show_position(event.line, failed)
-            if failed:
-                bar.show_failure(event.line, event.error)
-            self.sub_title = f"paused at line {event.line} ({event.reason})"
-        else:
-            bar.hide()
-            pane.show_position(None)
-            self.sub_title = event.state + (f": {event.error}" if event.error else "")
-
-    def _sample_running_line(self) -> None:
-        runner = self.session.runner
-        if runner is not None and self.script_state == "running":
-            self.query_one(ScriptPane).show_position(runner.running_line())
 
     @work(thread=True, group="accel", exit_on_error=False)
     def detect_accelerator(self, name: str) -> None:
@@ -175,109 +156,73 @@ class NixtestApp(App[int]):
             accelerator = "KVM" if kvm.get("enabled") else "TCG"
             self.call_from_thread(self.query_one(MachineList).set_accelerator, name, accelerator)
 
-    # -- script controls ---------------------------------------------------------------------------
-
-    def action_run(self) -> None:
-        runner = self.session.runner
-        if runner is None:
-            return
-        if self.script_state == "paused":
-            runner.continue_()
-        elif self.script_state in ("idle", "finished", "failed"):
-            self.query_one(SubtestList).reset(runner.model.subtests)
-            runner.restart() if self.script_state != "idle" else runner.start()
-
-    def action_step(self, kind: str) -> None:
-        runner = self.session.runner
-        if runner is None:
-            return
-        if self.script_state == "paused":
-            {"over": runner.step_over, "into": runner.step_into, "out": runner.step_out}[kind]()
-        elif self.script_state == "idle":
-            runner.pause()  # stop at the first statement
-            runner.start()
-
-    def action_pause(self) -> None:
-        if self.session.runner is not None and self.script_state == "running":
-            busy = self.session.runner.pause()
-            if busy:
-                self.notify(f"pauses after: {busy}. x cancels that wait.", timeout=6)
-
-    def action_cancel_wait(self) -> None:
-        if self.session.runner is not None:
-            self.session.runner.cancel_wait()
-
-    def action_resolve(self, action: str) -> None:
-        runner = self.session.runner
-        if runner is not None and runner.failure is not None:
-            runner.resolve_failure(Action(action))
-
-    def action_restart(self) -> None:
-        if self.session.runner is not None:
-            self.session.runner.restart()
-
-    def action_insert_recorded(self) -> None:
-        repl, pane = self.query_one(ReplPane), self.query_one(ScriptPane)
-        if not repl.recorded:
-            self.notify("nothing recorded: lines that succeed in the REPL are kept for this")
-            return
-        lines = pane.text.splitlines()
-        at = pane.cursor_line
-        lines[at:at] = repl.recorded
-        repl.recorded.clear()
-        text = "\n".join(lines) + "\n"
-        self.session.replace_script(text)
-        pane.set_text(text)
-        self.notify("recorded lines inserted; the next run uses them")
-
-    @on(ScriptPane.BreakpointToggled)
-    def toggle_breakpoint(self, event: ScriptPane.BreakpointToggled) -> None:
-        runner = self.session.runner
-        if runner is None:
-            return
-        if event.line in runner.breakpoints:
-            runner.remove_breakpoint(event.line)
-        else:
-            placed = runner.add_breakpoint(event.line)
-            if placed is not None and placed.line != event.line:
-                self.notify(f"no statement on line {event.line}: breakpoint on {placed.line}")
-        event.pane.set_breakpoints(set(runner.breakpoints))
-
-    @on(ScriptPane.RunToLine)
-    def run_to_line(self, event: ScriptPane.RunToLine) -> None:
-        runner = self.session.runner
-        if runner is not None and self.script_state == "paused":
-            runner.run_to(event.line)
-
-    @on(FailureBar.Chosen)
-    def failure_chosen(self, event: FailureBar.Chosen) -> None:
-        self.action_resolve(event.action)
+    # -- machines and consoles --------------------------------------------------------------------
 
     @on(MachineList.Selected)
     def show_console(self, event: MachineList.Selected) -> None:
-        self.query_one(TabbedContent).active = f"tab-{event.machine}"
+        self.open_console(event.machine)
+
+    def open_console(self, machine: str | None) -> None:
+        """The consoles tab in front, `machine`'s console shown and focused (None: no change)."""
+        if machine is not None:
+            self.query_one(TabbedContent).active = "tab-consoles"
+            self.query_one(ConsoleDeck).show(machine)
+
+    def action_pick_console(self) -> None:
+        rows = self.query_one(MachineList).rows_by_name.values()
+        picker = ConsolePicker([(row.name, row.state_label) for row in rows])
+        self.push_screen(picker, self.open_console)
+
+    def action_filter_machines(self) -> None:
+        self.query_one(MachineList).action_filter()
+
+    def action_split_consoles(self) -> None:
+        """One, two, four consoles side by side, in turn."""
+        self.query_one(TabbedContent).active = "tab-consoles"
+        split = self.query_one(ConsoleDeck).cycle_split()
+        self.notify(f"{split} console{'s' if split > 1 else ''} shown: F2 picks which", timeout=3)
 
     @on(MachineList.Action)
-    @work(thread=True, group="machines", exit_on_error=False)
+    @work(thread=True, group="machines", exit_on_error=False, description="machine action")
     def machine_action(self, event: MachineList.Action) -> None:
+        """`s` and `R` boot to a usable machine (backdoor connected), not just a QEMU process."""
         machine = self.session.machine(event.machine)
-        try:
-            if event.action == "restart":
-                machine.shutdown()
-                machine.start()
+        if event.action == "restart":
+            machine.shutdown()
+        if event.action in ("start", "restart"):
+            if isinstance(machine, QemuMachine):
+                machine.connect()
+            elif isinstance(machine, NspawnMachine):
+                machine.get_systemd_process  # noqa: B018 - waits until the container is ready
             else:
-                getattr(machine, event.action)()
-        except Exception as exc:
-            self.call_from_thread(self.notify, f"{event.machine}: {exc}", severity="error")
+                machine.start()
+        else:
+            getattr(machine, event.action)()
+
+    @on(Worker.StateChanged)
+    def worker_failed(self, event: Worker.StateChanged) -> None:
+        """The one place a failed worker is shown: nothing fails silently."""
+        if event.state is not WorkerState.ERROR:
+            return
+        worker: Worker[object] = event.worker
+        what = worker.description or worker.name
+        message = f"{what} failed: {worker.error}"
+        if worker.group == "session":
+            self.sub_title = f"{message} (ctrl+q quits)"
+        self.notify(message, severity="error", timeout=20)
 
     async def action_quit(self) -> None:
         self.sub_title = "stopping the machines..."
         await self.workers.wait_for_complete([self.close_session()])
         self.exit(0)
 
-    @work(thread=True, group="session", exit_on_error=False)
+    @work(thread=True, group="session", exit_on_error=False, description="stopping the machines")
     def close_session(self) -> None:
         self.session.close()
+
+    async def on_unmount(self) -> None:
+        """However the app ends (a Pilot session, an exception), no machine outlives it."""
+        await asyncio.to_thread(self.session.close)
 
 
 def run_tui(session: Session) -> int:

@@ -9,14 +9,25 @@ import tempfile
 from pathlib import Path
 
 from nixtest_tui import __version__
+from nixtest_tui.demo.network import default_demo_dir
 from nixtest_tui.guests.errors import GuestBuildError
 from nixtest_tui.guests.image import GuestImage
 from nixtest_tui.headless.args import add_driver_arguments
 from nixtest_tui.nixlaunch import NixLaunchError, add_nix_arguments, target_from_args
+from nixtest_tui.postmortem import VERBS as POST_MORTEM_VERBS
+from nixtest_tui.postmortem import add_post_mortem_verbs
+from nixtest_tui.project import (
+    OUT_DIR,
+    NetworkDescriptionError,
+    build_project,
+    is_project,
+    project_directory,
+    write_starter,
+)
 
 TRACE_NAME = "nixtest-trace.jsonl"
 
-VERBS = ("demo", "guests", "attach")
+VERBS = ("demo", "guests", "attach", "init", "build", *POST_MORTEM_VERBS)
 FLAVOURS = ("tiny", "debian")
 
 
@@ -30,10 +41,17 @@ def _serial_echo(name: str, line: str) -> None:
 
 def cmd_open(args: argparse.Namespace) -> int:
     if args.demo:
-        args.config = _prepare_demo(Path(args.demo_dir))
+        demo_dir = Path(args.demo_dir) if args.demo_dir else default_demo_dir()
+        args.config = _prepare_demo(demo_dir)
         if args.output_directory == Path.cwd():
-            args.output_directory = Path(args.demo_dir).resolve() / "out"
+            args.output_directory = demo_dir.resolve() / "out"
             args.output_directory.mkdir(exist_ok=True)
+    elif is_project(args.testscript):
+        try:
+            _prepare_project(args)
+        except NetworkDescriptionError as exc:
+            print(f"nixtest-tui: error: {exc}", file=sys.stderr)
+            return 2
     try:
         target_from_args(args, _progress)
     except NixLaunchError as exc:
@@ -74,6 +92,45 @@ def cmd_open(args: argparse.Namespace) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _prepare_project(args: argparse.Namespace) -> None:
+    """`nixtest-tui DIR`: (re)build DIR's start scripts, then open them like `-c`."""
+    directory = project_directory(args.testscript)
+    args.config = build_project(directory, _progress)
+    args.testscript = None
+    _progress(f"built {args.config}")
+    if args.output_directory == Path.cwd():
+        args.output_directory = directory / OUT_DIR
+        args.output_directory.mkdir(exist_ok=True)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    directory = Path(args.dir)
+    try:
+        written = write_starter(directory)
+    except NetworkDescriptionError as exc:
+        print(f"nixtest-tui: error: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    if args.no_build:
+        return 0
+    status = cmd_build(args)
+    if status == 0:
+        print(f"edit them, then: nixtest-tui {directory}   (or nixtest-tui --headless {directory})")
+    return status
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    directory = Path(args.dir).resolve()
+    try:
+        config = build_project(directory, _progress)
+    except NetworkDescriptionError as exc:
+        print(f"nixtest-tui: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {config} and the start scripts in {config.parent / 'bin'}")
+    return 0
 
 
 def _prepare_demo(directory: Path) -> Path:
@@ -161,7 +218,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     image = ensure_tiny(_progress)
     accelerator = choose_accelerator(image.kernel)
     _progress(f"accelerator: {accelerator}")
-    demo_dir = Path(args.dir).resolve()
+    demo_dir = (Path(args.dir) if args.dir else default_demo_dir()).resolve()
     config = write_demo(image, accelerator, demo_dir)
     out_dir = demo_dir / "out"
     out_dir.mkdir(exist_ok=True)
@@ -179,14 +236,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nixtest-tui",
         description="A terminal-UI debugger and drop-in driver for NixOS-style VM tests. "
-        "Other commands: `nixtest-tui demo`, `nixtest-tui guests build|path|check` "
-        "(each has --help).",
+        "TARGET is a flake attribute, a built driver (./result), a driver configuration "
+        "JSON, or a directory with a network.toml (see `nixtest-tui init DIR`), which is "
+        "built first. Other commands: `nixtest-tui init DIR`, `nixtest-tui build DIR`, "
+        "`nixtest-tui demo`, `nixtest-tui guests build|path|check` (each has --help).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--demo", action="store_true",
                         help="open the bundled three-machine demo (built on first use)")
-    parser.add_argument("--demo-dir", default="demo-network", metavar="DIR",
-                        help="where --demo writes its start scripts (default: ./demo-network)")
+    parser.add_argument("--demo-dir", default=None, metavar="DIR",
+                        help="where --demo writes bin/run-<name>-vm, test-script and "
+                        "driver-configuration.json, results in DIR/out (default: "
+                        "demo-network in the cache, $NIXTEST_CACHE_DIR or "
+                        "~/.cache/nixtest-tui)")
     parser.add_argument("--headless", action="store_true",
                         help="run the test without the UI, exactly like nixos-test-driver, "
                         f"and record a trace ({TRACE_NAME} in the output directory)")
@@ -205,6 +267,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
 def build_verb_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nixtest-tui")
     verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
+    add_post_mortem_verbs(verbs)
     attach = verbs.add_parser(
         "attach", help="attach to a headless run stopped by --break-on-failure",
         description="Evaluate Python in the failing frame, then :retry, :skip or :fail.")
@@ -217,9 +280,29 @@ def build_verb_parser() -> argparse.ArgumentParser:
         "start scripts, test script and driver configuration into --dir, and run the test "
         "headless (JUnit and trace in DIR/out).",
     )
-    demo.add_argument("--dir", default="demo-network",
-                      help="where to write the demo's scripts (default: ./demo-network)")
+    demo.add_argument("--dir", default=None,
+                      help="where to write bin/run-<name>-vm, test-script and "
+                      "driver-configuration.json (default: demo-network in the cache, "
+                      "$NIXTEST_CACHE_DIR or ~/.cache/nixtest-tui)")
     demo.set_defaults(func=cmd_demo)
+
+    init = verbs.add_parser(
+        "init", help="start a test of your own: DIR/network.toml and DIR/test.py",
+        description="Write a starter network description (network.toml: machines, VLANs, "
+        "flavour, memory, QEMU options) and test script (test.py) into DIR, then build them "
+        "(DIR/build/bin/run-<name>-vm and DIR/build/driver-configuration.json). Open the test "
+        "with `nixtest-tui DIR`, run it with `nixtest-tui --headless DIR`.")
+    init.add_argument("dir", metavar="DIR", help="the directory to write (created if missing)")
+    init.add_argument("--no-build", action="store_true",
+                      help="only write the two files (no guest image needed)")
+    init.set_defaults(func=cmd_init)
+    build_dir = verbs.add_parser(
+        "build", help="turn DIR/network.toml into start scripts and a driver configuration",
+        description="Write DIR/build/bin/run-<name>-vm (run-<name>-nspawn for containers) and "
+        "DIR/build/driver-configuration.json from DIR/network.toml, building the guest images "
+        "it needs. `nixtest-tui DIR` and `nixtest-tui --headless DIR` do this first anyway.")
+    build_dir.add_argument("dir", metavar="DIR", help="the directory holding network.toml")
+    build_dir.set_defaults(func=cmd_build)
 
     guests = verbs.add_parser("guests", help="build, locate and check the test guest images")
     guest_verbs = guests.add_subparsers(title="guest commands", metavar="GUEST_COMMAND",

@@ -1,21 +1,32 @@
-"""An interactive session: a Driver entered for a UI, with a ScriptRunner over its script.
+"""An interactive session: a Driver entered for a UI, and the script runner over its script.
 
-UI-free (the TUI is one consumer): opening and closing block (VLANs start, machines are
-released), so callers run them off their event loop.
+UI-free (the TUI is one consumer). The session owns the runner's life cycle: a replaced script
+(recorded lines, a reload) ends the old runner cleanly, carries the breakpoints over and keeps
+the same session working. Opening and closing block (VLANs start, machines are released), so
+callers run them off their event loop; `close()` stops every machine even while the script
+thread is stuck in a start that never completes.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 from nixtest_tui.debugger import ScriptRunner
-from nixtest_tui.debugger.evaluate import EvalResult
+from nixtest_tui.debugger.evaluate import EvalResult, complete_in_namespace, evaluate_in_namespace
 from nixtest_tui.driver.base import BaseMachine
 from nixtest_tui.driver.config import DriverConfiguration
 from nixtest_tui.driver.driver import Driver
 from nixtest_tui.driver.events import EventBus
 from nixtest_tui.driver.logger import CompositeLogger, EventLogger
+
+STOP_SECONDS = 3.0
+"""How long quitting waits for the script to unwind before it kills machines under it."""
+
+
+class SessionError(Exception):
+    """Something the user asked of the session cannot be done now; the message says why."""
 
 
 class Session:
@@ -30,6 +41,7 @@ class Session:
         self.script_text = self.driver.tests
         self.runner: ScriptRunner | None = None
         self.opened = False
+        self._closing = threading.Lock()
         self._idle_namespace: dict[str, Any] | None = None
 
     def open(self) -> None:
@@ -39,9 +51,27 @@ class Session:
         self.runner = ScriptRunner(self.driver, self.script_text)
 
     def close(self) -> None:
-        if self.opened:
+        """End the run and stop every machine and switch; safe to call twice, from any thread."""
+        with self._closing:
+            if not self.opened:
+                return
             self.opened = False
+            runner = self.runner
+            if runner is not None and not runner.close(STOP_SECONDS):
+                self._kill_unfinished_starts()  # what the script thread is stuck in
+                runner.wait(STOP_SECONDS)
             self.driver.__exit__(None, None, None)
+
+    def _kill_unfinished_starts(self) -> None:
+        """A QEMU whose start has not completed has no pid yet, so `release()` would leave it
+        running: kill such processes here, which also ends the start blocked on them."""
+        for machine in [*self.driver.machines_qemu, *self.driver.created_machines]:
+            process = machine.process
+            if process is not None and machine.pid is None and process.poll() is None:
+                process.kill()
+                process.wait(5)
+        for container in self.driver.machines_nspawn:
+            container.release()
 
     def machine(self, name: str) -> BaseMachine:
         for machine in self.driver.machines:
@@ -49,24 +79,39 @@ class Session:
                 return machine
         raise KeyError(name)
 
-    def replace_script(self, text: str) -> None:
-        """A new script text (recorded lines added): the next run uses it."""
+    def require_runner(self) -> ScriptRunner:
+        if self.runner is None:
+            raise SessionError("the session is not open yet (the VLANs are starting)")
+        return self.runner
+
+    def replace_script(self, text: str, inserted_at: int | None = None, count: int = 0) -> bool:
+        """A new script text for the next run; `count` lines were inserted before line
+        `inserted_at`. The old runner is ended (its run too, if one was going on: its line
+        numbers no longer match what is shown) and its breakpoints move with their lines.
+        Returns whether a run was ended."""
+        old = self.require_runner()
+        was_active = old.state in ("running", "paused")
+        if not old.close(STOP_SECONDS):
+            raise SessionError("the script did not stop in time; the old text stays in use "
+                               "(x cancels the wait it is blocked in, then try again)")
         self.script_text = text
-        self.runner = ScriptRunner(self.driver, text)
+        self.runner = ScriptRunner(self.driver, text, first_run=old.run_number + 1)
+        for line, breakpoint_ in old.breakpoints.items():
+            moved = line + count if inserted_at is not None and line >= inserted_at else line
+            placed = self.runner.add_breakpoint(moved, breakpoint_.condition)
+            if placed is not None:
+                placed.enabled = breakpoint_.enabled
+        return was_active
 
     def evaluate(self, source: str) -> EvalResult:
         """In the paused script's frame if paused, else in the test's global namespace."""
         if self.runner is not None and self.runner.state == "paused":
             return self.runner.evaluate(source)
-        from nixtest_tui.debugger.evaluate import evaluate_in_namespace
-
         return evaluate_in_namespace(self.idle_namespace(), source)
 
     def completions(self, text: str) -> list[str]:
         if self.runner is not None and self.runner.state == "paused":
             return self.runner.completions(text)
-        from nixtest_tui.debugger.evaluate import complete_in_namespace
-
         return complete_in_namespace(self.idle_namespace(), text)
 
     def idle_namespace(self) -> dict[str, Any]:

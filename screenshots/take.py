@@ -66,7 +66,7 @@ async def shoot(script: str, root: Path) -> None:
         pane.focus()
         await pilot.press("c")
         await until(lambda: "failure" in app.sub_title)
-        app.query_one(TabbedContent).active = "tab-outsider"
+        app.open_console("outsider")
         await pilot.pause(1.0)
         app.save_screenshot("failure-console.svg", str(HERE))
         await pilot.press("q")
@@ -96,7 +96,7 @@ async def shoot_containers(root: Path) -> None:
         await until(lambda: app.sub_title.startswith("idle"))
         await pilot.press("f5")
         await until(lambda: app.sub_title == "finished")
-        app.query_one(TabbedContent).active = "tab-web"
+        app.open_console("web")
         await pilot.pause(1.0)
         app.save_screenshot("container-journal.svg", str(HERE))
         await pilot.press("q")

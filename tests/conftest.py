@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import io
 import os
 import time
@@ -156,6 +157,47 @@ def driver_tmp(tmp_path: Path) -> Path:
     path = tmp_path / "driver-tmp"
     path.mkdir()
     return path
+
+
+class FakeClock:
+    """Time moves only when the code under test sleeps or the test says so."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    __call__ = monotonic
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """A fake clock behind retry loops and polling conditions."""
+    retry = importlib.import_module("nixtest_tui.driver.retry")  # the package exports retry()
+    polling = importlib.import_module("nixtest_tui.driver.polling")
+    fake = FakeClock()
+    monkeypatch.setattr(retry, "_monotonic", fake.monotonic)
+    monkeypatch.setattr(retry, "_sleep", fake.sleep)
+    monkeypatch.setattr(polling, "_monotonic", fake.monotonic)
+    return fake
+
+
+def wait_until(check: Callable[[], object], seconds: float = 30, what: str = "the condition"
+               ) -> None:
+    """Poll `check` from plain test code until it is truthy; fail naming `what`."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"{what} was not reached within {seconds} s"
+        time.sleep(0.05)
 
 
 async def until(check: Callable[[], bool], seconds: float = 90,

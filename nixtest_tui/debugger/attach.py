@@ -19,7 +19,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from nixtest_tui.debugger.runner import Action, ScriptRunner
+from nixtest_tui.debugger.commands import Action
+from nixtest_tui.debugger.runner import ScriptRunner
 
 PROMPT = "(nixtest) "
 HELP = ("Python runs in the failing frame (e.g. machine.succeed(\"journalctl -u foo\")).\n"
@@ -62,7 +63,9 @@ class AttachServer:
             result = self.runner.evaluate(str(request["eval"]))
             return {"output": result.output, "error": result.error}
         if "action" in request:
-            self.runner.resolve_failure(Action(str(request["action"])))
+            refused = self.runner.resolve_failure(Action(str(request["action"])))
+            if refused:
+                return {"ok": False, "error": refused}
             self._resolved.set()
             return {"ok": True}
         error = self.runner.failure
@@ -105,8 +108,11 @@ def attach(path: Path) -> int:
                 except EOFError:
                     return 0
                 if line.strip() in actions:
-                    request(stream, {"action": actions[line.strip()]})
-                    return 0
+                    reply = request(stream, {"action": actions[line.strip()]})
+                    if reply.get("ok"):
+                        return 0
+                    print(reply.get("error", "refused"), file=sys.stderr)
+                    continue
                 if line.strip() == ":where":
                     print(request(stream, {"where": True}))
                     continue

@@ -24,6 +24,9 @@ class ScriptModel:
     statement_lines: tuple[int, ...]
     subtests: tuple[Subtest, ...]
     line_count: int
+    with_blocks: tuple[tuple[int, int], ...] = ()
+    """(header line, last body line) of every `with`: its exit runs on the header line again."""
+    source_lines: tuple[str, ...] = ()
 
     @staticmethod
     def parse(text: str) -> ScriptModel:
@@ -34,8 +37,14 @@ class ScriptModel:
             for node in ast.walk(tree)
             if isinstance(node, ast.With) and (name := _subtest_name(node)) is not None
         )
+        withs = tuple(sorted((node.lineno, node.end_lineno or node.lineno)
+                             for node in ast.walk(tree) if isinstance(node, ast.With)))
         return ScriptModel(tuple(lines), tuple(sorted(subtests, key=lambda s: s.line)),
-                           len(text.splitlines()))
+                           len(text.splitlines()), withs, tuple(text.splitlines()))
+
+    def statement_at(self, line: int) -> str:
+        """The source of `line`, stripped, for messages such as "skipped by the user: ..."."""
+        return self.source_lines[line - 1].strip() if 0 < line <= len(self.source_lines) else ""
 
     def breakpoint_line(self, line: int) -> int | None:
         """The statement line a breakpoint on `line` stops at, or None past the last one."""

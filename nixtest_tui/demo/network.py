@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from nixtest_tui.guests.cache import cache_root
 from nixtest_tui.guests.image import GuestImage
 from nixtest_tui.guests.startscript import write_network
 from nixtest_tui.guests.topology import MachineSpec, Topology
@@ -16,10 +17,17 @@ TOPOLOGY = Topology((
 ))
 
 
+def default_demo_dir() -> Path:
+    """Under the cache, not the current directory: the demo is generated, never edited, and
+    a user trying it from their home or project directory should not find files there."""
+    return cache_root() / "demo-network"
+
+
 def test_script_text() -> str:
     return resources.files(__package__).joinpath("echo-test.py").read_text()
 
 
 def write_demo(image: GuestImage, accelerator: str, out_dir: Path) -> Path:
-    """Start scripts, test script and driver configuration in `out_dir`; returns the config."""
+    """`bin/run-<name>-vm`, `test-script` and `driver-configuration.json` in `out_dir`;
+    returns the configuration's path."""
     return write_network(TOPOLOGY, image, accelerator, out_dir, test_script_text())

@@ -1,10 +1,17 @@
 """JUnit XML report (`--junit-xml`): one suite, one test case per subtest.
 
-Two deliberate differences from upstream master's logger:
-* a subtest is left in a `finally`, so lines logged after a failed subtest (cleanup, `kill …`)
-  belong to the suite, not to the failed case;
+As upstream master's logger: after a subtest fails, what is logged outside every subtest (the
+script's traceback, `cleanup`, `kill …`) is attached to that failed case, which is where a CI
+user reading the case looks for it; and a run without subtests has one empty `main` case.
+Deliberate differences:
 * a case's time is its own wall time minus its nested subtests (the spec's rule) instead of
-  master's zeros, so CI dashboards show where the time went.
+  master's zeros, so CI dashboards show where the time went;
+* a failure outside every subtest after they all passed (cleanup error, SIGINT, the global
+  timeout) adds a failed `main` case with the error lines, so the report is never green for a
+  red run;
+* the failure `message` names the failing statement and the error
+  (`alice.succeed("exit 7") (line 7): RequestedAssertionFailed: command …`) instead of
+  upstream's "test case failed", which tells a dashboard reader nothing.
 The file is written by `close()`/`write()`, never by `atexit`: the driver calls `close()` from
 every exit path it controls, including signal handlers and the global timeout.
 """
@@ -12,8 +19,10 @@ every exit path it controls, including signal handlers and the global timeout.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +38,9 @@ SUITE_NAME = "NixOS integration test"
 MAIN_CASE = "main"
 FAILURE_MESSAGE = "test case failed"
 INTERRUPTED_OUTPUT = "the test run ended while this subtest was still running"
+SCRIPT_FILENAME = "<string>"  # driver.SCRIPT_FILENAME: the name the test script is compiled under
+_SCRIPT_FRAME = re.compile(r'^\s*File "<string>", line (\d+)')
+_SUBTEST_ERROR = re.compile(r'^Test ".*" failed with error: "(.*)"$')
 
 
 @dataclass
@@ -39,6 +51,8 @@ class _Case:
     failed: bool = False
     interrupted: bool = False
     elapsed: float = 0.0
+    # what escaped the subtest, for the failure message when no traceback was logged
+    escaped: str = ""
 
 
 @dataclass
@@ -75,11 +89,18 @@ class JunitXMLLogger(AbstractLogger):
         self._in_top_level_subtests = 0.0
         self._cases: dict[str, _Case] = {}
         self._stack: list[_Run] = []
+        # The case that failed last, with the exception that failed it: outside every subtest,
+        # lines go to it (upstream never leaves a failed subtest). An exception that fails the
+        # enclosing subtests too keeps the innermost case, where it was raised.
+        self._after_failure: _Case | None = None
+        self._failure: BaseException | None = None
 
     # -- recording ------------------------------------------------------------------------------
 
     def _current(self) -> _Case:
-        return self._stack[-1].case if self._stack else self._main
+        if self._stack:
+            return self._stack[-1].case
+        return self._after_failure or self._main
 
     def _out(self, text: str) -> None:
         line = xml_safe(text) + "\n"
@@ -139,8 +160,20 @@ class JunitXMLLogger(AbstractLogger):
         try:
             yield
             failed = False
+        except BaseException as exc:
+            self._remember_failure(run.case, exc)
+            raise
         finally:
             self._leave(run, failed)
+
+    def _remember_failure(self, case: _Case, exc: BaseException) -> None:
+        with self._lock:
+            if exc is self._failure:
+                return  # the same exception leaving an enclosing subtest
+            self._failure, self._after_failure = exc, case
+            frames = [f for f in _frames(exc) if f.filename == SCRIPT_FILENAME]
+            where = f"line {frames[-1].lineno}: " if frames else ""
+            case.escaped = f"{where}{type(exc).__name__}: {exc}"
 
     def debug(self, *args: Any, **kwargs: Any) -> None:
         if self._level <= LogLevel.DEBUG:
@@ -173,7 +206,8 @@ class JunitXMLLogger(AbstractLogger):
 
     # -- the report -----------------------------------------------------------------------------
 
-    def _test_case(self, case: _Case, elapsed: float) -> TestCase:
+    def _test_case(self, case: _Case, elapsed: float,
+                   explained_by: list[str] | None = None) -> TestCase:
         test_case = TestCase(
             case.name,
             elapsed_sec=round(max(elapsed, 0.0), 3),
@@ -181,9 +215,12 @@ class JunitXMLLogger(AbstractLogger):
             stderr="".join(case.stderr) or None,
         )
         if case.failed or case.interrupted:
-            output = INTERRUPTED_OUTPUT if case.interrupted and not case.failed else None
-            test_case.add_failure_info(message=FAILURE_MESSAGE, output=output,
-                                       failure_type="failure")
+            interrupted = case.interrupted and not case.failed
+            output = INTERRUPTED_OUTPUT if interrupted else None
+            errors = case.stderr if explained_by is None else explained_by
+            message = failure_message(errors, case.escaped) or (
+                INTERRUPTED_OUTPUT if interrupted else FAILURE_MESSAGE)
+            test_case.add_failure_info(message=message, output=output, failure_type="failure")
         return test_case
 
     def _test_cases(self) -> list[TestCase]:
@@ -198,9 +235,15 @@ class JunitXMLLogger(AbstractLogger):
         # outside every subtest while all subtests passed, so the report is never green for a
         # red run.
         some_case_failed = any(c.failed or c.interrupted for c in self._cases.values())
-        if not cases or (self._main.failed and not some_case_failed):
-            outside = (self._stack[0].started if self._stack else now) - self._created
-            cases.append(self._test_case(self._main, outside - self._in_top_level_subtests))
+        outside = (self._stack[0].started if self._stack else now) - self._created
+        main_time = outside - self._in_top_level_subtests
+        if not cases:
+            # upstream's empty `main`; the failure message still says what failed
+            main = _Case(MAIN_CASE, failed=self._main.failed, escaped=self._main.escaped)
+            cases.append(self._test_case(main, main_time, self._main.stderr))
+        elif self._main.failed and not some_case_failed:
+            main = _Case(MAIN_CASE, stderr=self._main.stderr, failed=True)
+            cases.append(self._test_case(main, main_time))
         return cases
 
     def render(self) -> str:
@@ -242,3 +285,35 @@ class JunitXMLLogger(AbstractLogger):
                 run.case.interrupted = True
             self.write()
             self._closed = True
+
+
+def _frames(exc: BaseException) -> list[traceback.FrameSummary]:
+    return list(traceback.extract_tb(exc.__traceback__))
+
+
+def failure_message(error_lines: list[str], escaped: str = "") -> str:
+    """`<statement> (line N): <Type>: <message>` from the traceback the driver logged (the
+    script's frames with their source lines, then the error), else what escaped the subtest,
+    else its `Test "…" failed with error` line; empty when nothing says more than upstream's
+    "test case failed"."""
+    lines = "".join(error_lines).splitlines()
+    frame_at = [i for i, line in enumerate(lines) if _SCRIPT_FRAME.match(line)]
+    if frame_at:
+        last = frame_at[-1]
+        match = _SCRIPT_FRAME.match(lines[last])
+        assert match is not None
+        following = lines[last + 1:]
+        statement = following[0].strip() if following and following[0].startswith("    ") \
+            else ""
+        # the error is the first unindented line after the frame: driver frames (indented)
+        # and the blank line come before it, cleanup errors logged later come after it
+        error = next((line for line in following if line.strip() and not line[0].isspace()),
+                     escaped.split(": ", 1)[-1] if ": " in escaped else "")
+        where = f"{statement} (line {match[1]})" if statement else f"line {match[1]}"
+        return f"{where}: {error}" if error else where
+    if escaped:
+        return escaped
+    for line in lines:
+        if found := _SUBTEST_ERROR.match(line):
+            return found[1]
+    return lines[0] if lines else ""

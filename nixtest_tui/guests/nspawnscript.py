@@ -16,6 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from nixtest_tui.guests.hostnames import host_name, hosts_param
 from nixtest_tui.guests.topology import MachineSpec, Topology, mac_address
 
 NSPAWN_OPTIONS = (
@@ -34,21 +35,22 @@ def interfaces(machine: MachineSpec, topology: Topology) -> list[dict[str, objec
 
 def cmdline(machine: MachineSpec, topology: Topology) -> list[str]:
     """The words a VM gets on its kernel command line for network-setup."""
-    words = [f"testguest.hostname={machine.name}"]
-    hosts = ",".join(f"{n}/{v}/{i}" for n, v, i in topology.hosts_entries())
+    words = [f"testguest.hostname={host_name(machine.name)}"]
+    hosts = hosts_param(topology)
     if hosts:
         words.append(f"testguest.hosts={hosts}")
     return words + machine.kernel_params.split()
 
 
 def render_nspawn_script(machine: MachineSpec, topology: Topology, tree: Path) -> str:
+    """The script; nspawn's `--machine` is the host name: it refuses `one_two` as a name."""
     lines = [
         ("--container-name", machine.name),
         ("--root-dir", f"./{machine.name}-root"),
         ("--template", str(tree)),
         ("--interfaces-json", json.dumps(interfaces(machine, topology))),
         ("--cmdline-json", json.dumps(cmdline(machine, topology))),
-        ("--", f"--machine={machine.name}", *NSPAWN_OPTIONS),
+        ("--", f"--machine={host_name(machine.name)}", *NSPAWN_OPTIONS),
     ]
     body = " \\\n    ".join(" ".join(shlex.quote(word) for word in line) for line in lines)
     search_path = os.pathsep.join(dict.fromkeys(

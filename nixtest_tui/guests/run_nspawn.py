@@ -89,12 +89,20 @@ def prepare_root(root: Path, template: str | None, name: str, cmdline: list[str]
             _copy_tree(Path(template), root)
     etc = root / "etc"
     (etc / "testguest.cmdline").write_text(" ".join(cmdline) + "\n")
-    (etc / "hostname").write_text(name + "\n")
+    (etc / "hostname").write_text(_host_name(name, cmdline) + "\n")
     drop_ins = etc / "systemd" / "journald.conf.d"
     drop_ins.mkdir(parents=True, exist_ok=True)
     (drop_ins / "90-container.conf").write_text(JOURNALD_DROP_IN)
     (root / "var" / "log" / "journal").mkdir(parents=True, exist_ok=True)
     return mounted
+
+
+def _host_name(name: str, cmdline: list[str]) -> str:
+    """The host name network-setup will set (`one_two` → `onetwo`), so systemd sets it first."""
+    for word in cmdline:
+        if word.startswith("testguest.hostname="):
+            return word.partition("=")[2]
+    return name
 
 
 def _mount_overlay(template: Path, root: Path) -> bool:

@@ -5,6 +5,11 @@ driver consumes exactly what a Nix user's build produces: `$TMPDIR` with `USE_TM
 `SHARED_DIR` as the 9p tag `shared`, the user-mode NIC first with `$QEMU_NET_OPTS`, one
 `-netdev vde` per VLAN on `$QEMU_VDE_SOCKET_<vlan>`, `$QEMU_KERNEL_PARAMS`, then `$QEMU_OPTS`
 unquoted and `"$@"` last.
+
+The kernel command line is the one a NixOS test VM boots with (docs/guest-contract.md): what
+nixpkgs' test instrumentation adds, then our guest's own words, then qemu-vm.nix's consoles in
+the order it uses with `virtualisation.graphics = false` (ttyS0 last, so /dev/console is the
+serial port and what is written there reaches the driver's log), then `$QEMU_KERNEL_PARAMS`.
 """
 
 from __future__ import annotations
@@ -13,14 +18,26 @@ import hashlib
 import json
 import re
 import shlex
+from collections.abc import Mapping
 from pathlib import Path
 
+from nixtest_tui.guests.hostnames import host_name, hosts_param
 from nixtest_tui.guests.image import GuestImage
 from nixtest_tui.guests.nspawnscript import render_nspawn_script
 from nixtest_tui.guests.topology import MachineSpec, Topology, TopologyError, mac_address
 
 QEMU_BINARY = "qemu-system-x86_64"
-KERNEL_PARAMS = "console=tty0 console=ttyS0,115200n8 loglevel=4 panic=-1 acpi=noirq norandmaps"
+# test-instrumentation.nix: boot.kernelParams, boot.consoleLogLevel = 7 (`loglevel=7`) and
+# networking.usePredictableInterfaceNames = false (`net.ifnames=0`)
+INSTRUMENTATION_PARAMS = (
+    "console=ttyS0 console=tty0 panic=1 boot.panic_on_fail clocksource=acpi_pm loglevel=7 "
+    "net.ifnames=0"
+)
+# ours, for speed under TCG (guests.md §2.2): no ACPI interrupt routing, no ASLR
+SPEED_PARAMS = "acpi=noirq norandmaps"
+# qemu-vm.nix's virtualisation.qemu.consoles without graphics: the last one is /dev/console
+QEMU_VM_CONSOLES = "console=tty0 console=ttyS0,115200n8"
+KERNEL_PARAMS = f"{INSTRUMENTATION_PARAMS} {SPEED_PARAMS}"
 
 
 def sanitised(name: str) -> str:
@@ -32,13 +49,14 @@ def render_start_script(
     machine: MachineSpec, topology: Topology, image: GuestImage, accelerator: str
 ) -> str:
     node = topology.node_number(machine.name)
-    hosts = ",".join(f"{n}/{v}/{i}" for n, v, i in topology.hosts_entries())
-    params = f"{KERNEL_PARAMS} net.ifnames=0 testguest.hostname={machine.name}"
+    hosts = hosts_param(topology)
+    params = f"{KERNEL_PARAMS} testguest.hostname={host_name(machine.name)}"
     params += _image_params(machine, image)
     if hosts:
         params += f" testguest.hosts={hosts}"
     if machine.kernel_params:
         params += f" {machine.kernel_params}"
+    params += f" {QEMU_VM_CONSOLES}"
     restrict = "restrict=on," if topology.restrict_network else ""
     memory = machine.memory_mb or image.memory_mb
 
@@ -106,11 +124,12 @@ def _disk_options(image: GuestImage) -> list[str]:
 
 def write_start_scripts(
     topology: Topology, image: GuestImage, accelerator: str, bin_dir: Path,
-    container_tree: Path | None = None,
+    container_tree: Path | None = None, images: Mapping[str, GuestImage] | None = None,
 ) -> dict[str, Path]:
     """`run-<name>-vm` per VM and `run-<name>-nspawn` per container; returns name → path.
 
     Containers run on a root tree: `container_tree`, else the image's own (debian flavour).
+    `images` gives some VMs another image than `image` (tiny and debian VMs in one network).
     """
     bin_dir.mkdir(parents=True, exist_ok=True)
     tree = container_tree or image.rootfs_tree
@@ -125,7 +144,8 @@ def write_start_scripts(
             path.write_text(render_nspawn_script(machine, topology, tree))
         else:
             path = bin_dir / f"run-{machine.name}-vm"
-            path.write_text(render_start_script(machine, topology, image, accelerator))
+            own_image = (images or {}).get(machine.name, image)
+            path.write_text(render_start_script(machine, topology, own_image, accelerator))
         path.chmod(0o755)
         scripts[machine.name] = path.resolve()
     return scripts

@@ -29,6 +29,7 @@ MODULES = [
     "virtio_pci", "virtio_console", "virtio_net", "virtio-rng", "9pnet_virtio", "9p", "bochs",
 ]
 MEMORY_MB = 256
+_PROGRAM_DIRS = {"bin", "sbin", "usr/bin", "usr/sbin"}
 KEEP_IMAGES = 3  # older builds beyond this many are deleted (each is ~75 MB)
 _BUILDER_SOURCES = [
     Path(__file__), Path(cpio.__file__), Path(kernel.__file__), Path(kmods.__file__),
@@ -132,7 +133,9 @@ def _base_entries(busybox_tree: Path, bash_tree: Path) -> list[Entry]:
     entries += [Entry.directory("tmp", 0o1777), Entry.directory("root", 0o700)]
     entries += _recipe_entries()
     taken = {entry.path for entry in entries}
-    taken_names = {path.rsplit("/", 1)[-1] for path in taken}
+    # only programs shadow applets: etc/hostname must not cost the guest its `hostname`
+    taken_names = {path.rsplit("/", 1)[-1] for path in taken
+                   if path.rsplit("/", 1)[0] in _PROGRAM_DIRS}
     applets = kmods.run_tool([str(busybox), "--list-full"], "busybox --list-full").split()
     for applet in applets:
         # our own scripts (timeout, nc, poweroff, ...) replace busybox's applets of that name

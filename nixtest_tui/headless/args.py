@@ -38,9 +38,21 @@ def writable_directory(value: str) -> Path:
     return path.resolve()
 
 
+def positive_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value} is not a number of seconds") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{value}: give a positive number of seconds")
+    return seconds
+
+
 def add_driver_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", type=Path,
-                        help="the driver configuration JSON (driverConfiguration.json)")
+                        help="the driver configuration JSON: a Nix build's "
+                        "driverConfiguration.json, or the driver-configuration.json that "
+                        "`nixtest-tui build DIR` and --demo write")
     parser.add_argument("-K", "--keep-machine-state", action="store_true",
                         help="reuse the machines' state directories from a previous run")
     parser.add_argument("--keep-vm-state", action="store_true", dest="keep_vm_state",
@@ -64,6 +76,13 @@ def add_driver_arguments(parser: argparse.ArgumentParser) -> None:
                         help="terminal log level (default: $logLevel or info)")
     parser.add_argument("--trace", type=Path, metavar="FILE",
                         help="record every driver event as JSON lines (see README)")
+    parser.add_argument("--trace-screens", type=positive_seconds, metavar="SECONDS",
+                        help="add each VM's screen to the trace every SECONDS when it changed "
+                        "(a film strip for `nixtest-tui replay` and the HTML report); "
+                        "implies a trace")
+    parser.add_argument("--html-report", type=Path, metavar="PATH",
+                        help="write a self-contained HTML report of the run to DIR/PATH "
+                        "(an absolute PATH wins); implies a trace")
     parser.add_argument("--test-script", type=Path, metavar="PATH",
                         help="run this script instead of the configuration's test_script")
     legacy = parser.add_argument_group("legacy interface (nixpkgs before April 2026)")

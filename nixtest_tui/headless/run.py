@@ -28,6 +28,8 @@ from nixtest_tui.driver.junit import JunitXMLLogger
 from nixtest_tui.driver.logger import AbstractLogger, CompositeLogger, EventLogger, TerminalLogger
 from nixtest_tui.driver.xmllog import XMLLogger
 from nixtest_tui.headless.args import host_problem, log_level, resolve_configuration
+from nixtest_tui.headless.filmstrip import FilmStrip
+from nixtest_tui.headless.trace import DEFAULT_NAME as DEFAULT_TRACE_NAME
 from nixtest_tui.headless.trace import TraceWriter
 
 EXIT_FAILED = 1
@@ -132,7 +134,12 @@ def run(args: argparse.Namespace, prog: str, default_trace: Path | None = None) 
     bus = EventBus()
     logger, closers = build_logger(args, bus, out_dir)
     trace_path = args.trace or default_trace
-    trace = TraceWriter(bus, out_dir / trace_path) if trace_path else None
+    if trace_path is None and (args.html_report is not None or args.trace_screens):
+        trace_path = Path(DEFAULT_TRACE_NAME)  # the report and the film strip live in it
+    trace = TraceWriter(bus, out_dir / trace_path, out_dir) if trace_path else None
+    if trace is not None:
+        trace.describe(config)
+    film: FilmStrip | None = None
     if not keep:
         logger.info("Machine state will be reset. To keep it, pass --keep-machine-state")
     debug = None
@@ -149,6 +156,9 @@ def run(args: argparse.Namespace, prog: str, default_trace: Path | None = None) 
                             bus) as driver:
                     current = driver
                     driver.trace_script_lines = trace is not None
+                    if trace is not None and args.trace_screens:
+                        film = FilmStrip(trace, lambda: driver.machines, args.trace_screens)
+                        film.start()
                     if args.interactive:
                         from nixtest_tui.headless.repl import run_repl
 
@@ -186,6 +196,24 @@ def run(args: argparse.Namespace, prog: str, default_trace: Path | None = None) 
                 where = exc.filename or getattr(closer, "path", None) or "a report"
                 print(f"{prog}: error: cannot write {where}: {exc.strerror}", file=sys.stderr)
                 status = status or EXIT_FAILED
+        if film is not None:
+            film.close()
         if trace is not None:
             trace.close()
+            if args.html_report is not None:
+                status = write_html_report(trace.path, out_dir / args.html_report, prog) or status
     return status
+
+
+def write_html_report(trace_path: Path, target: Path, prog: str) -> int:
+    """`--html-report`: written last, from the finished trace, so that it shows the cleanup
+    too. A report that cannot be written fails the run (exit 1), as the JUnit file does."""
+    from nixtest_tui.replay.errors import TraceError
+    from nixtest_tui.report import write_report
+
+    try:
+        write_report(trace_path, target)
+    except (OSError, TraceError) as exc:
+        print(f"{prog}: error: cannot write the HTML report {target}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0

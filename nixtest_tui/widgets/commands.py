@@ -20,6 +20,9 @@ COMMANDS = [
     ("Restart the script from the top", "restart", "ctrl+r: machines keep running"),
     ("Insert recorded REPL lines into the script", "insert_recorded", "F8"),
     ("Show the keys of the focused pane", "show_help_panel", "F1"),
+    ("Open a machine's console", "pick_console", "F2: type part of its name"),
+    ("Split the consoles: 1, 2 or 4 at once", "split_consoles", "F3: in turn"),
+    ("Filter the machine list", "filter_machines", "/ in the machine list"),
     ("Quit (stops machines and switches)", "quit", "q"),
 ]
 

@@ -24,7 +24,11 @@ class ReplPane(Vertical):
     | --- | --- |
     | `enter` | evaluate |
     | `up`/`down` | history |
-    | `tab` | complete names and machine methods |
+    | `tab` | complete names and machine methods (in an empty input: next pane) |
+    | `escape` | leave the input for the script (app) |
+
+    Only the input takes focus, so Tab from the tab bar lands where one types; the output is
+    read-only and scrolls with the mouse.
     """
 
     DEFAULT_CSS = """
@@ -52,7 +56,9 @@ class ReplPane(Vertical):
         self._position = 0
 
     def compose(self) -> ComposeResult:
-        yield RichLog(wrap=True, markup=False, highlight=True, id="repl-output")
+        output = RichLog(wrap=True, markup=False, highlight=True, id="repl-output")
+        output.can_focus = False
+        yield output
         yield Input(placeholder="python (e.g. server.succeed(\"uname -a\")), tab completes",
                     id="repl-input")
 
@@ -81,6 +87,12 @@ class ReplPane(Vertical):
         else:
             self.recorded.append(result.source)
         self.post_message(self.Evaluated(result))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Tab completes only what was typed: in an empty input it moves focus, as anywhere."""
+        if action == "complete":
+            return bool(self.query_one(Input).value.strip())
+        return True
 
     def action_history(self, delta: int) -> None:
         if not self.history:

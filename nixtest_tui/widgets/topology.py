@@ -1,8 +1,11 @@
 """The network tab: VLAN switches with their member NICs, link state and on-demand pings.
 
 A table rather than a drawing: one block of rows per VLAN reads the same with 1 machine or 20,
-scrolls, and keeps a cursor for the actions. The rows come from `nixtest_tui.topology`, which
-also prints them as text. Blocking a link and pinging are machine calls that wait on QEMU and
+scrolls, and keeps a cursor for the actions. Each block opens with a header row (member count,
+states at a glance, the subnet) that `enter` folds, so a cluster of sixteen machines on three
+VLANs fits a glance; member rows repeat their VLAN's number, so a scrolled view still says
+which switch a row is on. The rows come from `nixtest_tui.topology`, which also prints them as
+text. Blocking a link and pinging are machine calls that wait on QEMU and
 the guest, so they run in thread workers; the table changes only when the driver's events
 (`LinkChanged`) come back through the bridge, so it shows what happened, not what was asked.
 """
@@ -11,7 +14,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from rich.text import Text
@@ -22,7 +27,7 @@ from textual.widgets import DataTable
 from nixtest_tui.driver.base import BaseMachine
 from nixtest_tui.driver.events import Event
 from nixtest_tui.driver.qemu import QemuMachine
-from nixtest_tui.topology import BLOCKABLE_NIC, COLUMNS, NetworkModel, Nic, Probe
+from nixtest_tui.topology import BLOCKABLE_NIC, COLUMNS, NetworkModel, Nic, Probe, Row
 
 _RTT = re.compile(r"time=([0-9.]+ ?ms)")
 
@@ -34,10 +39,32 @@ def _style(cell: str) -> str:
     return "green" if cell.endswith(": ok") or ": ok " in cell else ""
 
 
+@dataclass(frozen=True)
+class VlanHeader:
+    """The row opening a VLAN's block: what is on the switch, summed up."""
+
+    vlan: int
+    members: tuple[Row, ...]
+    folded: bool
+
+    def cells(self) -> tuple[Text, ...]:
+        count = len(self.members)
+        states = Counter(row.state for row in self.members)
+        summary = ", ".join(f"{n} {state}" for state, n in states.most_common())
+        blocked = sum(row.link == "blocked" for row in self.members)
+        texts = (f"{'▸' if self.folded else '▾'} vlan {self.vlan}", "",
+                 f"{count} machine{'s' if count != 1 else ''}", summary, "",
+                 f"192.168.{self.vlan}.0/24", f"2001:db8:{self.vlan}::/64",
+                 f"{blocked} blocked" if blocked else "", "")
+        return tuple(Text(text, style="bold red" if "blocked" in text else "bold")
+                     for text in texts)
+
+
 class TopologyPanel(DataTable[Text]):
     """| Key | Action |
     | --- | --- |
-    | `b` | block/unblock the selected machine's first VLAN NIC (upstream's `block()`) |
+    | `enter` | on a VLAN's header row: fold or unfold its machines |
+    | `b` | block/unblock the selected row's link: only a first VLAN NIC (upstream's `block()`) |
     | `p` | ping from the selected machine to every other member of the row's VLAN |
     """
 
@@ -54,21 +81,45 @@ class TopologyPanel(DataTable[Text]):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
         self.model = model
         self._machine = machine
+        self.folded: set[int] = set()
+        self._lines: list[Row | VlanHeader] = []
 
     def on_mount(self) -> None:
         for column in COLUMNS:
             self.add_column(column, key=column)
         self._fill()
 
+    def _layout(self) -> list[Row | VlanHeader]:
+        """Header and member rows per VLAN (members hidden when folded), the user-mode row."""
+        rows = self.model.rows()
+        lines: list[Row | VlanHeader] = []
+        for vlan in self.model.vlans:
+            members = tuple(r for r in rows if r.vlan == vlan)
+            lines.append(VlanHeader(vlan, members, vlan in self.folded))
+            if vlan not in self.folded:
+                lines += members
+        return lines + [r for r in rows if r.vlan is None]
+
     def _fill(self) -> None:
         """Rebuild all rows: at most a few dozen, and ping labels move between rows."""
         row = self.cursor_row
         self.clear()
-        for index, line in enumerate(self.model.rows()):
-            self.add_row(*(Text(cell, style=_style(cell)) for cell in line.cells()),
-                         key=str(index))
+        self._lines = self._layout()
+        for index, line in enumerate(self._lines):
+            if isinstance(line, VlanHeader):
+                self.add_row(*line.cells(), key=str(index))
+            else:
+                self.add_row(*(Text(cell, style=_style(cell)) for cell in _member_cells(line)),
+                             key=str(index))
         if self.row_count:
             self.move_cursor(row=min(max(row, 0), self.row_count - 1))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        line = self._lines[event.cursor_row] if event.cursor_row < len(self._lines) else None
+        if isinstance(line, VlanHeader):
+            self.folded.symmetric_difference_update({line.vlan})
+            self._fill()
 
     def handle(self, event: Event) -> None:
         if self.model.handle(event):
@@ -79,16 +130,18 @@ class TopologyPanel(DataTable[Text]):
 
     @property
     def selected(self) -> tuple[str, int] | None:
-        """(machine, vlan) of the row under the cursor; None on the user-mode row."""
-        rows = self.model.rows()
-        if not 0 <= self.cursor_row < len(rows):
+        """(machine, vlan) of the row under the cursor; None on a header or user-mode row."""
+        if not 0 <= self.cursor_row < len(self._lines):
             return None
-        row = rows[self.cursor_row]
-        return None if row.machine is None or row.vlan is None else (row.machine, row.vlan)
+        row = self._lines[self.cursor_row]
+        if isinstance(row, VlanHeader) or row.machine is None or row.vlan is None:
+            return None
+        return row.machine, row.vlan
 
     def select_machine(self, machine: str, vlan: int | None = None) -> None:
-        for index, row in enumerate(self.model.rows()):
-            if row.machine == machine and (vlan is None or row.vlan == vlan):
+        for index, row in enumerate(self._lines):
+            if isinstance(row, Row) and row.machine == machine and (
+                    vlan is None or row.vlan == vlan):
                 self.move_cursor(row=index)
                 return
 
@@ -105,6 +158,13 @@ class TopologyPanel(DataTable[Text]):
             return
         if not any(nic.index == BLOCKABLE_NIC for nic in node.nics):
             self.notify(f"{name} has no VLAN NIC to block")
+            return
+        vlan = self.selected[1]
+        first = next(nic for nic in node.nics if nic.index == BLOCKABLE_NIC)
+        if first.vlan != vlan:  # b acts on the row selected, never on another link
+            self.notify(f"{name}'s link on vlan {vlan} cannot be blocked: block() (upstream's) "
+                        f"unplugs only the first VLAN NIC, {first.interface} on vlan "
+                        f"{first.vlan}; select that row to block it", severity="warning")
             return
         self.set_link(name, block=not node.blocked)
 
@@ -153,3 +213,12 @@ class TopologyPanel(DataTable[Text]):
     def _probed(self, probe: Probe, ok: bool, detail: str) -> None:
         probe.ok, probe.detail = ok, detail
         self._fill()
+
+
+def _member_cells(row: Row) -> tuple[str, ...]:
+    """The model's cells, the VLAN label replaced by its number beside the tree glyph."""
+    if row.vlan is None:
+        return row.cells()
+    glyph = row.group.strip()[-1:]
+    glyph = "└" if glyph == "└" else "├" if glyph in ("├", "┬") else "└"
+    return (f"  {glyph} {row.vlan}", *row.cells()[1:])

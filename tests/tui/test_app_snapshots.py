@@ -3,12 +3,12 @@ booted, no VLANs (no pids or paths in the log), the REPL tab in front, no cursor
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import until
 from textual.pilot import Pilot
 from textual.widgets import Input, TabbedContent
 
@@ -44,10 +44,7 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> NixtestApp:
 
 
 async def settle(pilot: Pilot[Any], check: Callable[[], bool]) -> None:
-    for _ in range(100):
-        if check():
-            break
-        await asyncio.sleep(0.05)
+    await until(check, seconds=10)  # fails, rather than snapshotting whatever is there
     pilot.app.query_one(TabbedContent).active = "tab-repl"
     await pilot.pause()
 
@@ -76,17 +73,11 @@ async def test_command_palette_runs_actions(app: NixtestApp) -> None:
     """ctrl+p, "run / continue", enter: the script starts (and, with machines whose start
     scripts do not exist, pauses on the failing start_all())."""
     async with app.run_test(size=(100, 30)) as pilot:
-        for _ in range(100):
-            if app.sub_title.startswith("idle"):
-                break
-            await asyncio.sleep(0.05)
+        await until(lambda: app.sub_title.startswith("idle"), seconds=10)
         await pilot.press("ctrl+p")
         await pilot.press(*"run / continue")
         await pilot.pause(0.3)
         await pilot.press("enter")
-        for _ in range(200):
-            if app.sub_title.startswith("paused"):
-                break
-            await asyncio.sleep(0.05)
+        await until(lambda: app.sub_title.startswith("paused"), seconds=10)
         assert app.sub_title.startswith("paused at line 2 (failure)")
         await pilot.press("q")

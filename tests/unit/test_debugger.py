@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,30 +145,38 @@ def test_handled_exceptions_do_not_pause(driver: Driver) -> None:
     assert next_state(events, "finished", "failed", "paused").state == "finished"
 
 
+def wait_in_loop(runner: ScriptRunner) -> None:
+    deadline = time.monotonic() + 10
+    while runner.running_line() not in (3, 4, 5):
+        assert time.monotonic() < deadline, "the script never reached its loop"
+        time.sleep(0.01)
+
+
 def test_pause_while_running_and_restart(driver: Driver) -> None:
     text = "import time\ncount = 0\nwhile True:\n    count += 1\n    time.sleep(0.01)\n"
     runner, events = run(driver, text)
     runner.start()
     next_state(events, "running")
+    wait_in_loop(runner)
     assert runner.pause() == ""
     paused = next_state(events, "paused")
     assert paused.reason == "user" and paused.line in (3, 4, 5)
     first = int(runner.evaluate("count").output)
     runner.restart()
     next_state(events, "running")
+    wait_in_loop(runner)
     runner.pause()
     next_state(events, "paused")
     assert int(runner.evaluate("count").output) <= first + 200  # counted again from zero
-    runner.restart()  # leave it in a fresh run, then stop it via a failure-free pause
-    runner.pause()
-    next_state(events, "paused")
+    assert runner.close(timeout=10) and runner.state == "stopped"
 
 
 def test_tracer_never_traces_driver_or_stdlib_frames(driver: Driver) -> None:
     """Count the frames the tracer installs itself on: only script code objects."""
     runner, events = run(driver, "import json\nfor i in range(50):\n    json.dumps({'a': i})\n")
     traced: list[str] = []
-    original = runner._on_call
+    tracer = runner._tracer
+    original = tracer.on_call
 
     def counting(frame, event, arg):  # type: ignore[no-untyped-def]
         result = original(frame, event, arg)
@@ -175,7 +184,7 @@ def test_tracer_never_traces_driver_or_stdlib_frames(driver: Driver) -> None:
             traced.append(frame.f_code.co_filename)
         return result
 
-    runner._on_call = counting  # type: ignore[method-assign]
+    tracer.on_call = counting  # type: ignore[method-assign]
     runner.add_breakpoint(3)
     runner.start()
     next_state(events, "paused")
@@ -186,6 +195,7 @@ def test_tracer_never_traces_driver_or_stdlib_frames(driver: Driver) -> None:
 
 
 def test_rewrite_keeps_line_numbers_in_tracebacks() -> None:
+    tracer = sys.gettrace()
     code = make_retryable("x = 1\n\nint('not a number')\n")
 
     class Fail:
@@ -197,4 +207,4 @@ def test_rewrite_keeps_line_numbers_in_tracebacks() -> None:
     frames = [f for f in __import__("traceback").extract_tb(error.value.__traceback__)
               if f.filename == "<string>"]
     assert [f.lineno for f in frames] == [3]
-    assert sys.gettrace() is None or True
+    assert sys.gettrace() is tracer  # running the rewritten code leaves no tracer behind

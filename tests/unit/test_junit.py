@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from conftest import FakeClock
 
 from nixtest_tui.driver.junit import JunitXMLLogger
 from nixtest_tui.driver.logger import CompositeLogger, LogLevel
@@ -23,19 +24,6 @@ TRACEBACK = (
     "\n"
     "RequestedAssertionFailed: command `exit 7` failed (exit code 7)"
 )
-
-
-class FakeClock:
-    """Time moves only when the test says so, which makes reported times exact."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def make(tmp_path: Path) -> tuple[JunitXMLLogger, FakeClock, Path]:
@@ -116,10 +104,14 @@ def test_golden_shape(tmp_path: Path) -> None:
     assert list(by_name) == ["my subtest", "outer subtest", "inner subtest", "failing subtest"]
     failure = by_name["failing subtest"].find("failure")
     assert failure is not None
-    assert failure.attrib == {"type": "failure", "message": "test case failed"}
+    assert failure.attrib == {"type": "failure", "message": (
+        'alice.succeed("echo to-stderr >&2; exit 7") (line 7): '
+        "RequestedAssertionFailed: command `exit 7` failed (exit code 7)")}
     assert all(by_name[n].find("failure") is None for n in list(by_name)[:3])
+    # as upstream: the failed subtest is never left, so the cleanup lines are attached to it
     failed_out = text_of(by_name["failing subtest"], "system-out")
-    assert "cleanup" not in failed_out and "kill" not in failed_out
+    assert failed_out.endswith("cleanup\nkill QemuMachine (pid 1)\nalice # qemu-system-x86_64: "
+                               "terminating on signal 15 from pid 1\nkill vlan (pid 2)\n")
     assert text_of(by_name["failing subtest"], "system-err") == TRACEBACK + "\n"
     suite_out = text_of(suite, "system-out")
     assert "kill QemuMachine (pid 1)\n" in suite_out and "finished" not in suite_out
@@ -129,6 +121,7 @@ def test_golden_shape(tmp_path: Path) -> None:
 
 
 def test_main_only_without_subtests(tmp_path: Path) -> None:
+    """Upstream's `main` of a run without subtests is empty: the lines are the suite's."""
     logger, clock, path = make(tmp_path)
     logger.log("hello", {"machine": "alice"})
     clock.advance(3.0)
@@ -140,9 +133,88 @@ def test_main_only_without_subtests(tmp_path: Path) -> None:
     assert root.attrib["tests"] == "1" and root.attrib["failures"] == "1"
     main = by_name["main"]
     assert main.attrib["time"] == "3.000000"
-    assert text_of(main, "system-out") == "alice: hello\n"
-    assert text_of(main, "system-err") == "boom\n"
-    assert main.find("failure") is not None
+    assert main.find("system-out") is None and main.find("system-err") is None
+    failure = main.find("failure")
+    assert failure is not None and failure.attrib["message"] == "boom"
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert text_of(suite, "system-out") == "alice: hello\n"
+    assert text_of(suite, "system-err") == "boom\n"
+
+
+def test_passing_run_without_subtests_has_an_empty_main(tmp_path: Path) -> None:
+    logger, _, path = make(tmp_path)
+    logger.log("Machine state will be reset. To keep it, pass --keep-machine-state")
+    with logger.nested("run the VM test script"):
+        logger.log("must succeed: true", {"machine": "alice"})
+    logger.close()
+    (main,) = cases(parse(path)).values()
+    assert main.attrib["name"] == "main"
+    assert list(main) == [], "no system-out, no system-err, no failure"
+
+
+def test_after_a_failed_subtest_the_traceback_and_cleanup_belong_to_it(tmp_path: Path) -> None:
+    """The driver logs the script's traceback after the subtest has been left, then cleans
+    up: upstream attaches both to the failed case, which is where a CI user looks."""
+    logger, _, path = make(tmp_path)
+    composite = CompositeLogger([logger])
+    with composite.subtest("fine"):
+        composite.log("ok")
+    with pytest.raises(AssertionError), composite.subtest("a failing command"):
+        composite.log("must succeed: exit 7", {"machine": "alice"})
+        composite.log_test_error('Test "a failing command" failed with error: '
+                                 '"command `exit 7` failed (exit code 7)"')
+        raise AssertionError("command `exit 7` failed (exit code 7)")
+    script_traceback = TRACEBACK.split("\n", 1)[1]
+    composite.log_test_error(script_traceback)
+    with composite.nested("cleanup"):
+        composite.log("kill QemuMachine (pid 1)")
+        composite.log("kill vlan (pid 2)")
+    logger.close()
+    by_name = cases(parse(path))
+    assert list(by_name) == ["fine", "a failing command"], "no extra main: the failure is known"
+    failed = by_name["a failing command"]
+    assert text_of(failed, "system-out") == (
+        "alice: must succeed: exit 7\ncleanup\nkill QemuMachine (pid 1)\nkill vlan (pid 2)\n")
+    assert text_of(failed, "system-err").endswith(script_traceback + "\n")
+    failure = failed.find("failure")
+    assert failure is not None
+    assert failure.attrib["message"] == (
+        'alice.succeed("echo to-stderr >&2; exit 7") (line 7): '
+        "RequestedAssertionFailed: command `exit 7` failed (exit code 7)")
+    assert text_of(by_name["fine"], "system-out") == "ok\n"
+
+
+def test_a_later_subtest_after_a_caught_failure_gets_its_own_lines(tmp_path: Path) -> None:
+    logger, _, path = make(tmp_path)
+    with pytest.raises(AssertionError), logger.subtest("first"):
+        raise AssertionError("boom")
+    logger.log("between")  # still the failed case's, as upstream
+    with logger.subtest("second"):
+        logger.log("inside second")
+    logger.log("after second")  # back to the failed case
+    logger.close()
+    by_name = cases(parse(path))
+    assert text_of(by_name["first"], "system-out") == "between\nafter second\n"
+    assert text_of(by_name["second"], "system-out") == "inside second\n"
+
+
+def test_a_failure_leaving_nested_subtests_stays_with_the_innermost(tmp_path: Path) -> None:
+    logger, _, path = make(tmp_path)
+    with pytest.raises(RuntimeError), logger.subtest("outer"):
+        with logger.subtest("inner"):
+            raise RuntimeError("deep")
+    logger.log("cleanup")
+    logger.close()
+    by_name = cases(parse(path))
+    assert text_of(by_name["inner"], "system-out") == "cleanup\n"
+    assert by_name["outer"].find("system-out") is None
+    for name in ("inner", "outer"):
+        failure = by_name[name].find("failure")
+        assert failure is not None
+    inner_failure = by_name["inner"].find("failure")
+    assert inner_failure is not None
+    assert inner_failure.attrib["message"].endswith("RuntimeError: deep")
 
 
 def test_no_main_when_subtests_pass(tmp_path: Path) -> None:
@@ -181,8 +253,10 @@ def test_escaping_exception_marks_case_failed(tmp_path: Path) -> None:
     logger.close()
     doomed = cases(parse(path))["doomed"]
     failure = doomed.find("failure")
-    assert failure is not None and failure.attrib["message"] == "test case failed"
-    assert doomed.find("system-out") is None and doomed.find("system-err") is None
+    # no traceback was logged: the message still names the error that escaped
+    assert failure is not None and failure.attrib["message"] == "RuntimeError: no error was logged"
+    assert doomed.find("system-err") is None
+    assert text_of(doomed, "system-out") == "after\n"  # upstream never leaves a failed subtest
 
 
 def test_error_marks_current_innermost_case(tmp_path: Path) -> None:
@@ -245,7 +319,9 @@ def test_serial_switch_is_honoured(tmp_path: Path) -> None:
     logger.print_serial_logs(True)
     logger.log_serial("shown", "alice")
     logger.close()
-    assert text_of(cases(parse(path))["main"], "system-out") == "alice # shown\n"
+    suite = parse(path).find("testsuite")
+    assert suite is not None
+    assert text_of(suite, "system-out") == "alice # shown\n"
 
 
 def test_level_filtering(tmp_path: Path) -> None:
@@ -283,7 +359,8 @@ def test_write_repeatedly_then_close(tmp_path: Path) -> None:
         # A signal or the global timeout closes the report in the middle of a subtest.
         logger.close()
     failure = cases(parse(path))["running"].find("failure")
-    assert failure is not None and failure.attrib["message"] == "test case failed"
+    assert failure is not None
+    assert failure.attrib["message"] == "the test run ended while this subtest was still running"
     assert failure.text == "the test run ended while this subtest was still running"
 
 

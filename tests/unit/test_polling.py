@@ -11,8 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from conftest import FakeClock
 
-from nixtest_tui.driver import polling as polling_module
 from nixtest_tui.driver.errors import PollingConditionError, RequestedAssertionFailed
 from nixtest_tui.driver.logger import Attributes, TerminalLogger
 from nixtest_tui.driver.polling import (
@@ -50,26 +50,6 @@ class RecordingLogger(TerminalLogger):
             yield
         finally:
             self.records.append(("end", message))
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 500.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(polling_module, "_monotonic", fake.monotonic)
-    monkeypatch.setattr(retry_module, "_monotonic", fake.monotonic)
-    monkeypatch.setattr(retry_module, "_sleep", fake.sleep)
-    return fake
 
 
 @pytest.fixture
@@ -384,7 +364,7 @@ def test_wait_until_it_holds(clock: FakeClock, logger: RecordingLogger) -> None:
     assert logger.records[-1] == ("end", "waiting for db ready")
     assert logger.messages("info").count("(db ready failure not fatal yet)") == 2
     assert "Last chance for db ready" not in logger.messages("info")
-    assert clock.now == 502.0
+    assert clock.now == 1002.0
 
 
 def test_wait_timeout_logs_last_chance(clock: FakeClock, logger: RecordingLogger) -> None:

@@ -18,8 +18,11 @@ children = []
 def start():
     children.append(spawn(["sleep", "1000"]))
 worker = threading.Thread(target=start)
-worker.start(); worker.join()          # the thread that asked for the child is gone now
-print(children[0].pid, flush=True)
+worker.start(); worker.join()
+import os, time
+while os.path.exists(f"/proc/self/task/{worker.native_id}"):  # join() returns first
+    time.sleep(0.01)
+print(children[0].pid, flush=True)      # the thread that asked for the child is gone now
 sys.stdin.read()
 """
 
@@ -38,8 +41,9 @@ def test_child_survives_its_starter_thread_but_not_a_sigkill_of_the_driver() -> 
     )
     assert parent.stdout
     child = int(parent.stdout.readline())
-    time.sleep(0.5)
-    assert alive(child), "the child died with the thread that started it"
+    watched_until = time.monotonic() + 0.5  # a death signal would have been sent already
+    while time.monotonic() < watched_until:
+        assert alive(child), "the child died with the thread that started it"
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait()
     deadline = time.monotonic() + 5

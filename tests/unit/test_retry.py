@@ -8,35 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from conftest import FakeClock
 
 from nixtest_tui.driver.errors import RequestedAssertionFailed
 from nixtest_tui.driver.retry import retry
 
 # the package exports the function `retry`; the tests patch the module
 retry_module = importlib.import_module("nixtest_tui.driver.retry")
-
-
-class FakeClock:
-    """Time only moves when the code under test sleeps or an attempt says it took time."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(retry_module, "_monotonic", fake.monotonic)
-    monkeypatch.setattr(retry_module, "_sleep", fake.sleep)
-    return fake
 
 
 class Recorder:

@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from conftest import FakeClock
 
 from nixtest_tui.driver import Driver, compat
 from nixtest_tui.driver.errors import RequestedAssertionFailed
@@ -90,27 +91,6 @@ def test_the_driver_hands_scripts_this_retry() -> None:
     finally:
         compat.remove_test_driver_alias()
     assert "test_driver" not in sys.modules  # the alias is gone once nothing uses it
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 500.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(retry_module, "_monotonic", fake.monotonic)
-    monkeypatch.setattr(retry_module, "_sleep", fake.sleep)
-    return fake
 
 
 class Probe:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from conftest import tui_session, until
-from textual.widgets import TabbedContent
 
 from nixtest_tui.app import NixtestApp
 from nixtest_tui.driver.config import load_driver_configuration
@@ -42,7 +41,7 @@ async def test_container_console_is_its_journal(tmp_path: Path, debian_image: Gu
         await pilot.press("f5")
         await until(lambda: app.sub_title == "finished", seconds=180)
         assert rows["web"].state_label == "up"  # ready on the notify socket, like a VM's backdoor
-        app.query_one(TabbedContent).active = "tab-web"
+        app.open_console("web")
         console = app.query_one("#console-web", SerialConsole)
         await until(lambda: "shown-in-the-tui" in console.plain_text())
         assert "read-only" in str(console.border_title)

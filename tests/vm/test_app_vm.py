@@ -66,7 +66,7 @@ async def test_breakpoint_step_failure_and_repl(network: NetworkFactory, tmp_pat
                                        repl.query_one("#repl-output").lines))  # type: ignore[attr-defined]
         pane.focus()
         await pilot.press("k")
-        await until(lambda: app.sub_title == "finished")
+        await until(lambda: app.sub_title == "finished with 1 skipped failure")
         rows = app.query_one(MachineList).rows_by_name
         assert rows["server"].state_label == "up"
         await pilot.press("q")
@@ -83,7 +83,7 @@ async def test_console_input_and_waiting_strip(network: NetworkFactory, tmp_path
         await until(lambda: app.sub_title == "finished")
         server = app.session.machine("server")
         server.succeed("(head -n 1 /dev/ttyS0 > /tmp/typed) >/dev/null 2>&1 &")
-        app.query_one("#bottom").active = "tab-server"  # type: ignore[attr-defined]
+        app.open_console("server")  # what enter on its row in the machine list does
         console = app.query_one("#console-server", SerialConsole)
         console.focus()
         await pilot.press("i", *"typed-in-tui", "enter")

@@ -35,6 +35,17 @@ def wait_for(condition: object, seconds: float, what: str) -> None:
         time.sleep(0.2)
 
 
+def wait_for_line(process: subprocess.Popen[str], needle: str, seconds: float) -> None:
+    """Read the driver's log (stderr) until a line holds `needle`."""
+    assert process.stderr is not None
+    deadline = time.monotonic() + seconds
+    for line in process.stderr:
+        if needle in line:
+            return
+        assert time.monotonic() < deadline, f"the log never said {needle!r}"
+    raise AssertionError(f"the driver ended before its log said {needle!r}")
+
+
 def driver_process(runtime: Path, *args: str) -> subprocess.Popen[str]:
     runtime.mkdir(exist_ok=True)
     env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime), NO_COLOR="1")
@@ -50,14 +61,13 @@ def test_sigkilled_driver_leaves_no_process_and_nothing_that_breaks_the_next_run
     try:
         wait_for(lambda: (runtime / "vm-state-alice" / "shell").exists(), 120, "QEMU")
         wait_for(lambda: len(ours(runtime)) >= 2, 30, "QEMU and vde_switch")
-        time.sleep(2)
+        wait_for_line(driver, "must succeed: sleep 600", 120)  # inside the guest command
         driver.send_signal(signal.SIGKILL)
         driver.communicate(timeout=30)
     finally:
         if driver.poll() is None:
             driver.kill()
-    time.sleep(5)
-    assert ours(runtime) == [], "processes outlived a SIGKILLed driver"
+    wait_for(lambda: ours(runtime) == [], 10, "the children of a SIGKILLed driver to die")
     # what the dead driver left is no obstacle: the lock died with it, the stale switch socket
     # directory is replaced
     root = StateRoot(runtime)
@@ -132,7 +142,6 @@ def test_tui_hung_up_while_machines_run_tears_down(network: NetworkFactory,
         child.send(F5)
         wait_for(lambda: any("qemu-system" in p for p in ours(runtime)), 120, "QEMU")
         terminal.wait_for("sleep 600", seconds=120)
-        time.sleep(5)  # into the guest command, most likely; either way machines run
         assert ours(runtime), "nothing was running when the terminal went away"
         child.kill(signal.SIGHUP)  # what the terminal sends when its window is closed
         deadline = time.monotonic() + 60
