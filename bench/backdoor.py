@@ -33,9 +33,9 @@ from nixtest_tui.driver.junit import JunitXMLLogger
 from nixtest_tui.driver.logger import CompositeLogger, EventLogger, TerminalLogger
 from nixtest_tui.driver.xmllog import XMLLogger
 from nixtest_tui.guests.accel import choose_accelerator
+from nixtest_tui.guests.netspec import MachineSpec, Topology
 from nixtest_tui.guests.startscript import write_network
 from nixtest_tui.guests.tiny import ensure_tiny
-from nixtest_tui.guests.topology import MachineSpec, Topology
 from nixtest_tui.headless.trace import TraceWriter
 
 

@@ -18,9 +18,9 @@ from nixtest_tui.driver import Driver, QemuMachine
 from nixtest_tui.driver.config import load_driver_configuration
 from nixtest_tui.driver.logger import CompositeLogger, TerminalLogger
 from nixtest_tui.guests.accel import choose_accelerator
+from nixtest_tui.guests.netspec import MachineSpec, Topology
 from nixtest_tui.guests.startscript import write_network
 from nixtest_tui.guests.tiny import ensure_tiny
-from nixtest_tui.guests.topology import MachineSpec, Topology
 
 SCRIPT = """\
 total = 0

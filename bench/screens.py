@@ -36,9 +36,9 @@ from nixtest_tui.driver.logger import CompositeLogger, TerminalLogger
 from nixtest_tui.driver.ocr import VARIANTS, cores, tesseract_binary
 from nixtest_tui.driver.ocr_variants import variants
 from nixtest_tui.guests.accel import choose_accelerator
+from nixtest_tui.guests.netspec import MachineSpec, Topology
 from nixtest_tui.guests.startscript import write_network
 from nixtest_tui.guests.tiny import ensure_tiny
-from nixtest_tui.guests.topology import MachineSpec, Topology
 
 MAGICK_CHAIN = ["-filter", "Catrom", "-density", "72", "-resample", "300", "-contrast",
                 "-normalize", "-despeckle", "-type", "grayscale", "-sharpen", "1",

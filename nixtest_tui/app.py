@@ -17,21 +17,21 @@ from nixtest_tui.driver.events import Event, MachineStateChanged
 from nixtest_tui.driver.nspawn import NspawnMachine
 from nixtest_tui.driver.qemu import QemuMachine
 from nixtest_tui.keys import GLOBAL_BINDINGS, LETTER_BINDINGS, FocusModel
+from nixtest_tui.network_model import NetworkModel
 from nixtest_tui.session import Session
-from nixtest_tui.topology import NetworkModel
-from nixtest_tui.widgets.bridge import pump
 from nixtest_tui.widgets.commands import NixtestCommands
 from nixtest_tui.widgets.console import SerialConsole
 from nixtest_tui.widgets.console_deck import ConsoleDeck
 from nixtest_tui.widgets.console_picker import ConsolePicker
 from nixtest_tui.widgets.driver_log import DriverLog
+from nixtest_tui.widgets.event_pump import pump
 from nixtest_tui.widgets.failure_bar import FailureBar
 from nixtest_tui.widgets.inspector import ScreenInspector
 from nixtest_tui.widgets.machines import MachineList, MachinePanel, MachineRow
+from nixtest_tui.widgets.network_pane import TopologyPanel
 from nixtest_tui.widgets.repl import ReplPane
 from nixtest_tui.widgets.script_pane import ScriptPane
 from nixtest_tui.widgets.subtests import SubtestList
-from nixtest_tui.widgets.topology import TopologyPanel
 from nixtest_tui.widgets.waiting import WaitingStrip
 
 

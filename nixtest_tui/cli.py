@@ -175,8 +175,8 @@ def cmd_guests_path(args: argparse.Namespace) -> int:
 def cmd_guests_check(args: argparse.Namespace) -> int:
     from nixtest_tui.guests.accel import choose_accelerator
     from nixtest_tui.guests.check import Check, run_checks
+    from nixtest_tui.guests.netspec import MachineSpec, Topology
     from nixtest_tui.guests.startscript import write_network
-    from nixtest_tui.guests.topology import MachineSpec, Topology
 
     image = _ensure_image(args.flavour)
     accelerator = choose_accelerator(image.kernel)

@@ -77,10 +77,12 @@ class ScriptControls(App[int]):
     # -- actions ---------------------------------------------------------------------------------
 
     def action_run(self) -> None:
+        """F5 means what the screen shows: continue while it shows a run (a repeated key
+        arriving after the end is refused, not a new run), start once it shows the end."""
         runner = self.session.runner
         if runner is None:
             return
-        if runner.state == "paused":
+        if self.script_state in ("paused", "running"):
             self._refused(runner.continue_())
         else:
             self._refused(runner.start())

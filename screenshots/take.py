@@ -17,9 +17,9 @@ from nixtest_tui.demo.network import TOPOLOGY, test_script_text
 from nixtest_tui.driver.config import load_driver_configuration
 from nixtest_tui.guests.accel import choose_accelerator
 from nixtest_tui.guests.debian import ensure_debian
+from nixtest_tui.guests.netspec import MachineSpec, Topology
 from nixtest_tui.guests.startscript import write_network
 from nixtest_tui.guests.tiny import ensure_tiny
-from nixtest_tui.guests.topology import MachineSpec, Topology
 from nixtest_tui.session import Session
 from nixtest_tui.widgets.repl import ReplPane
 from nixtest_tui.widgets.script_pane import ScriptPane

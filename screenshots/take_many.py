@@ -13,12 +13,12 @@ from pathlib import Path
 from nixtest_tui.app import NixtestApp
 from nixtest_tui.driver.config import load_driver_configuration
 from nixtest_tui.guests.accel import choose_accelerator
+from nixtest_tui.guests.netspec import MachineSpec, Topology
 from nixtest_tui.guests.startscript import write_network
 from nixtest_tui.guests.tiny import ensure_tiny
-from nixtest_tui.guests.topology import MachineSpec, Topology
 from nixtest_tui.session import Session
 from nixtest_tui.widgets.machines import MachineList
-from nixtest_tui.widgets.topology import TopologyPanel
+from nixtest_tui.widgets.network_pane import TopologyPanel
 
 HERE = Path(__file__).parent
 # Sixteen TCG guests booting at once on a loaded 2-core host have made one guest's kernel give

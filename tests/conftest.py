@@ -20,9 +20,9 @@ from nixtest_tui.driver.logger import CompositeLogger, TerminalLogger
 from nixtest_tui.guests.accel import choose_accelerator
 from nixtest_tui.guests.debian import ensure_debian
 from nixtest_tui.guests.image import GuestImage
+from nixtest_tui.guests.netspec import MachineSpec, Topology
 from nixtest_tui.guests.startscript import write_network
 from nixtest_tui.guests.tiny import ensure_tiny
-from nixtest_tui.guests.topology import MachineSpec, Topology
 from nixtest_tui.session import Session
 
 SESSION_MARK = f"NIXTEST_TEST_SESSION={uuid.uuid4()}"

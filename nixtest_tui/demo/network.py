@@ -7,8 +7,8 @@ from pathlib import Path
 
 from nixtest_tui.guests.cache import cache_root
 from nixtest_tui.guests.image import GuestImage
+from nixtest_tui.guests.netspec import MachineSpec, Topology
 from nixtest_tui.guests.startscript import write_network
-from nixtest_tui.guests.topology import MachineSpec, Topology
 
 TOPOLOGY = Topology((
     MachineSpec("client", vlans=(1, 2)),

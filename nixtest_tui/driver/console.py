@@ -22,7 +22,7 @@ from nixtest_tui.driver.duration import Duration, to_timedelta
 from nixtest_tui.driver.errors import MachineError, RequestedAssertionFailed
 from nixtest_tui.driver.ocr import VARIANTS
 from nixtest_tui.driver.screen import Screens
-from nixtest_tui.driver.serial import SerialConsole
+from nixtest_tui.driver.serial import SerialReader
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -37,7 +37,7 @@ FIFTEEN_MINUTES = timedelta(minutes=15)
 
 class ConsoleMixin:
     name: str
-    serial: SerialConsole
+    serial: SerialReader
     process: subprocess.Popen[bytes] | None
 
     if TYPE_CHECKING:  # provided by BaseMachine/QemuMachine; declared for the type checker only

@@ -34,7 +34,7 @@ from nixtest_tui.driver.logger import AbstractLogger
 from nixtest_tui.driver.nspawn_host import layers_dir, unmount_root
 from nixtest_tui.driver.nspawn_io import JournalFollower, NotifySocket, OutputDrain, Readiness
 from nixtest_tui.driver.process import spawn, terminate
-from nixtest_tui.driver.serial import SerialConsole
+from nixtest_tui.driver.serial import SerialReader
 
 RELEASE_GRACE = 30.0  # seconds between SIGTERM and SIGKILL of the wrapper, as upstream
 READY_NOTICE = 10.0  # seconds between "still waiting" lines
@@ -83,7 +83,7 @@ class NspawnMachine(_ContainerLimits, UnsupportedMixin, BaseMachine):
         self.process: subprocess.Popen[bytes] | None = None
         self.pid: int | None = None
         self.booted = False  # from start() until wait_for_shutdown()/release(), as for VMs
-        self.serial = SerialConsole(self.name, self.bus, self.log_serial)
+        self.serial = SerialReader(self.name, self.bus, self.log_serial)
         self.readiness = Readiness()
         self._notify: NotifySocket | None = None
         self._output: OutputDrain | None = None

@@ -41,7 +41,7 @@ from nixtest_tui.driver.logger import AbstractLogger
 from nixtest_tui.driver.monitor import Monitor
 from nixtest_tui.driver.process import spawn, terminate
 from nixtest_tui.driver.qmp import QMPSession
-from nixtest_tui.driver.serial import SerialConsole
+from nixtest_tui.driver.serial import SerialReader
 from nixtest_tui.driver.sockets import accept_while, listen_unix
 
 P = ParamSpec("P")
@@ -97,7 +97,7 @@ class QemuMachine(ConsoleMixin, UnsupportedMixin, BaseMachine):
         self.booted = False
         self.connected = False
         self.backdoor_timeout = backdoor_timeout()
-        self.serial = SerialConsole(self.name, self.bus, self.log_serial)
+        self.serial = SerialReader(self.name, self.bus, self.log_serial)
         self.lifecycle = threading.RLock()
 
     # -- state ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from nixtest_tui.driver.events import EventBus, SerialLine, SerialOutput
 
 
-class SerialConsole:
+class SerialReader:
     def __init__(self, machine: str, bus: EventBus, log_line: Callable[[str], None]) -> None:
         self.machine = machine
         self._bus = bus

@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from nixtest_tui.driver import bridge
+from nixtest_tui.driver import netbridge
 from nixtest_tui.driver.errors import MachineError, VLanError
 from nixtest_tui.driver.events import EventBus, VLanChanged
 from nixtest_tui.driver.logger import AbstractLogger
@@ -106,8 +106,8 @@ class VLan:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         plug = self.plug_process
         try:
-            bridge.wait_for_link(self.tap_name, lambda: plug.poll() is None)
-            bridge.attach(self.nr, self.tap_name)
+            netbridge.wait_for_link(self.tap_name, lambda: plug.poll() is None)
+            netbridge.attach(self.nr, self.tap_name)
         except MachineError as exc:
             self.stop()
             raise VLanError(f"VLAN {self.nr}: cannot bridge {self.tap_name} to containers: "
@@ -119,7 +119,7 @@ class VLan:
         terminate(self.plug_process, grace=2.0)
         self.plug_process = None
         try:
-            bridge.detach(self.nr, self.tap_name)
+            netbridge.detach(self.nr, self.tap_name)
         except MachineError as exc:
             self._log(f"cannot remove the bridge of VLAN {self.nr}: {exc}")
 

@@ -9,7 +9,7 @@ name for the Python variable and the state directory.
 
 from __future__ import annotations
 
-from nixtest_tui.guests.topology import Topology
+from nixtest_tui.guests.netspec import Topology
 
 
 def host_name(node_name: str) -> str:

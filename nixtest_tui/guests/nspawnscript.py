@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from nixtest_tui.guests.hostnames import host_name, hosts_param
-from nixtest_tui.guests.topology import MachineSpec, Topology, mac_address
+from nixtest_tui.guests.netspec import MachineSpec, Topology, mac_address
 
 NSPAWN_OPTIONS = (
     "--private-network", "--private-users=no", "--keep-unit", "--register=no",
@@ -60,6 +60,6 @@ def render_nspawn_script(machine: MachineSpec, topology: Topology, tree: Path) -
 # It follows the contract of nixpkgs' nspawn-container module (root required; the driver
 # passes RUN_NSPAWN_ROOT_DIR, RUN_NSPAWN_SHARED_DIR and NOTIFY_SOCKET).
 export PATH={shlex.quote(search_path)}
-exec {shlex.quote(sys.executable)} -m nixtest_tui.guests.run_nspawn \\
+exec {shlex.quote(sys.executable)} -m nixtest_tui.run_nspawn \\
     {body} "$@"
 """

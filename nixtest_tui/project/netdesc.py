@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from nixtest_tui.guests.topology import MachineSpec, Topology, TopologyError
+from nixtest_tui.guests.netspec import MachineSpec, Topology, TopologyError
 
 DESCRIPTION_NAME = "network.toml"
 FLAVOURS = ("tiny", "debian", "container")

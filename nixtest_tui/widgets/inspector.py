@@ -33,7 +33,7 @@ from nixtest_tui.driver.events import Event, MachineStateChanged
 from nixtest_tui.driver.ocr import VARIANTS, OcrResult
 from nixtest_tui.driver.qemu import QemuMachine
 from nixtest_tui.driver.screen import Screenshot, screenshot_path
-from nixtest_tui.topology import STATE_LABELS
+from nixtest_tui.network_model import STATE_LABELS
 
 HALF_BLOCK = "▀"
 RUNNING = ("running", "connected")

@@ -16,14 +16,14 @@ from textual.widgets import Input, TabbedContent
 from nixtest_tui.app import NixtestApp
 from nixtest_tui.driver.config import DriverConfiguration, MachineConfig
 from nixtest_tui.guests.image import GuestImage
+from nixtest_tui.guests.netspec import MachineSpec, Topology
 from nixtest_tui.guests.startscript import write_start_scripts
-from nixtest_tui.guests.topology import MachineSpec, Topology
 from nixtest_tui.session import Session
 from nixtest_tui.widgets.console import SerialConsole
 from nixtest_tui.widgets.console_deck import ConsoleDeck
 from nixtest_tui.widgets.console_picker import ConsolePicker, ranked
 from nixtest_tui.widgets.machines import MachineList, MachinePanel
-from nixtest_tui.widgets.topology import TopologyPanel
+from nixtest_tui.widgets.network_pane import TopologyPanel
 
 SPECS = (
     *(MachineSpec(f"web-{i}", vlans=(1,)) for i in range(1, 9)),

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from nixtest_tui.guests.hostnames import host_name, hosts_param
 from nixtest_tui.guests.image import GuestImage
+from nixtest_tui.guests.netspec import MachineSpec, Topology
 from nixtest_tui.guests.nspawnscript import cmdline, render_nspawn_script
-from nixtest_tui.guests.run_nspawn import prepare_root
 from nixtest_tui.guests.startscript import render_start_script
-from nixtest_tui.guests.topology import MachineSpec, Topology
+from nixtest_tui.run_nspawn import prepare_root
 
 IMAGE = GuestImage("tiny", Path("/images/tiny"), {"memory_mb": 256})
 TOPOLOGY = Topology((MachineSpec("ok"), MachineSpec("one_two", kernel_params="quiet"),

@@ -27,11 +27,11 @@ from nixtest_tui.driver.nspawn_host import (
 )
 from nixtest_tui.driver.nspawn_io import NotifySocket, OutputDrain, Readiness
 from nixtest_tui.guests.image import GuestImage
+from nixtest_tui.guests.netspec import MachineSpec, Topology, TopologyError
 from nixtest_tui.guests.nspawnscript import render_nspawn_script
-from nixtest_tui.guests.run_nspawn import host_link_name, parse_args, prepare_root
 from nixtest_tui.guests.startscript import driver_configuration, write_start_scripts
-from nixtest_tui.guests.topology import MachineSpec, Topology, TopologyError
-from nixtest_tui.topology import parse_container_nics
+from nixtest_tui.network_model import parse_container_nics
+from nixtest_tui.run_nspawn import host_link_name, parse_args, prepare_root
 
 
 def wait_for(check: object, seconds: float = 5.0) -> None:
@@ -151,7 +151,7 @@ TOPOLOGY = Topology((MachineSpec("vm1"), MachineSpec("c1", vlans=(1, 2), kind="c
 def test_nspawn_script_carries_upstreams_contract(tmp_path: Path) -> None:
     text = render_nspawn_script(TOPOLOGY.machines[1], TOPOLOGY, Path("/guests/rootfs"))
     assert text.startswith("#!/bin/sh\n")
-    assert "-m nixtest_tui.guests.run_nspawn" in text
+    assert "-m nixtest_tui.run_nspawn" in text
     for option in ("--machine=c1", "--private-network", "--private-users=no", "--keep-unit",
                    "--register=no", "--notify-ready=yes", "--boot"):
         assert option in text
@@ -246,7 +246,7 @@ def test_wrapper_kills_a_container_that_ignores_the_stop(tmp_path: Path) -> None
     (template / "usr").mkdir(parents=True)
     (template / "etc").mkdir()
     root = tmp_path / "state"
-    code = ("import sys, nixtest_tui.guests.run_nspawn as w; w.STOP_GRACE = 1; "
+    code = ("import sys, nixtest_tui.run_nspawn as w; w.STOP_GRACE = 1; "
             "sys.exit(w.main(sys.argv[1:]))")
     wrapper = subprocess.Popen(
         [sys.executable, "-c", code, "--container-name", "c1", "--template", str(template)],

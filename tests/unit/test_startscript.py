@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from nixtest_tui.guests.image import GuestImage
+from nixtest_tui.guests.netspec import MachineSpec, Topology
 from nixtest_tui.guests.startscript import driver_configuration, write_network, write_start_scripts
-from nixtest_tui.guests.topology import MachineSpec, Topology
 
 IMAGE = GuestImage("tiny", Path("/images/tiny"), {"memory_mb": 256})
 TOPOLOGY = Topology((

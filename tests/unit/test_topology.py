@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nixtest_tui.guests.topology import (
+from nixtest_tui.guests.netspec import (
     MachineSpec,
     Topology,
     TopologyError,

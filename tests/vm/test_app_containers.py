@@ -11,8 +11,8 @@ from conftest import tui_session, until
 from nixtest_tui.app import NixtestApp
 from nixtest_tui.driver.config import load_driver_configuration
 from nixtest_tui.guests.image import GuestImage
+from nixtest_tui.guests.netspec import MachineSpec, Topology
 from nixtest_tui.guests.startscript import write_network
-from nixtest_tui.guests.topology import MachineSpec, Topology
 from nixtest_tui.widgets.console import SerialConsole
 from nixtest_tui.widgets.machines import MachineList
 

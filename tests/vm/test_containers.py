@@ -23,8 +23,8 @@ from nixtest_tui.driver.driver import Driver
 from nixtest_tui.driver.errors import MachineError, RequestedAssertionFailed
 from nixtest_tui.driver.nspawn import NspawnMachine
 from nixtest_tui.guests.image import GuestImage
+from nixtest_tui.guests.netspec import MachineSpec, Topology
 from nixtest_tui.guests.startscript import write_network
-from nixtest_tui.guests.topology import MachineSpec, Topology
 
 pytestmark = [pytest.mark.container, pytest.mark.vm]
 

@@ -18,9 +18,9 @@ import pytest
 from nixtest_tui.guests import bootstrap, debian, debs
 from nixtest_tui.guests.debian import ensure_debian
 from nixtest_tui.guests.image import GuestImage
+from nixtest_tui.guests.netspec import MachineSpec, Topology
 from nixtest_tui.guests.startscript import render_start_script
 from nixtest_tui.guests.tiny import RECIPE_ROOT as TINY_ROOT
-from nixtest_tui.guests.topology import MachineSpec, Topology
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,8 @@ from nixtest_tui.driver import Driver, QemuMachine
 from nixtest_tui.driver.config import load_driver_configuration
 from nixtest_tui.driver.nspawn import NspawnMachine
 from nixtest_tui.guests.image import GuestImage
+from nixtest_tui.guests.netspec import MachineSpec, Topology
 from nixtest_tui.guests.startscript import write_network
-from nixtest_tui.guests.topology import MachineSpec, Topology
 
 MINUTE = timedelta(minutes=1)
 # nixpkgs' node-name test: node name → the host name the guest must answer with

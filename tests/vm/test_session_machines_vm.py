@@ -12,9 +12,9 @@ from textual.widgets import TabbedContent
 
 from nixtest_tui.app import NixtestApp
 from nixtest_tui.driver.events import LinkChanged
-from nixtest_tui.guests.topology import MachineSpec
+from nixtest_tui.guests.netspec import MachineSpec
 from nixtest_tui.widgets.machines import MachineList
-from nixtest_tui.widgets.topology import TopologyPanel
+from nixtest_tui.widgets.network_pane import TopologyPanel
 
 pytestmark = pytest.mark.vm
 

@@ -23,11 +23,11 @@ from nixtest_tui.driver.config import (
 )
 from nixtest_tui.driver.events import LinkChanged, MachineStateChanged
 from nixtest_tui.guests.image import GuestImage
+from nixtest_tui.guests.netspec import MachineSpec, Topology
 from nixtest_tui.guests.startscript import write_network
-from nixtest_tui.guests.topology import MachineSpec, Topology
+from nixtest_tui.network_model import NetworkModel, parse_nics
 from nixtest_tui.session import Session
-from nixtest_tui.topology import NetworkModel, parse_nics
-from nixtest_tui.widgets.topology import TopologyPanel
+from nixtest_tui.widgets.network_pane import TopologyPanel
 
 DEMO = Topology((MachineSpec("server", (1, 2)), MachineSpec("client", (1,)),
                  MachineSpec("outsider", (2,))))

@@ -32,7 +32,7 @@ from conftest import NetworkFactory, processes_of_this_session
 
 from nixtest_tui.driver import Driver, QemuMachine
 from nixtest_tui.driver.logger import CompositeLogger, TerminalLogger
-from nixtest_tui.guests.topology import MachineSpec
+from nixtest_tui.guests.netspec import MachineSpec
 
 pytestmark = pytest.mark.vm
 

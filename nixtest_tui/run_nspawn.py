@@ -7,9 +7,9 @@ notify socket, which systemd-nspawn itself writes to.
 
 Network: the container's namespace is held by a `sleep` child started under `unshare --net`,
 not a name in /run/netns, so nothing named outlives a killed wrapper; each interface is a veth
-pair whose host end joins the `br<vlan>` bridge of the driver's namespace (bridge.py) and whose
-container end carries the 52:54:00:12:VV:NN MAC from which the guest's network-setup derives
-its addresses, exactly as for a VM.
+pair whose host end joins the `br<vlan>` bridge of the driver's namespace (driver/netbridge.py)
+and whose container end carries the 52:54:00:12:VV:NN MAC from which the guest's network-setup
+derives its addresses, exactly as for a VM.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from nixtest_tui.driver import bridge
+from nixtest_tui.driver import netbridge
 from nixtest_tui.driver.errors import MachineError
 from nixtest_tui.driver.nspawn_host import layers_dir, unmount_root
 
@@ -189,7 +189,7 @@ class Container:
         self.wait_after_stop()
         for vlan, link in self.host_links:  # while the holder keeps the peer ends alive
             try:
-                bridge.detach(vlan, link)
+                netbridge.detach(vlan, link)
             except MachineError as exc:
                 print(f"run-{self.name}-nspawn: {exc}", file=sys.stderr)
         if self.holder is not None:
@@ -220,12 +220,12 @@ class Container:
     def _add_interface(self, ifname: str, vlan: int, mac: str) -> None:
         assert self.holder is not None
         link = host_link_name(self.name, ifname)
-        if bridge.link_exists(link):
-            bridge.ip("link", "del", link, check=False)  # left by a killed earlier run
-        bridge.ip("link", "add", link, "type", "veth", "peer", "name", ifname,
+        if netbridge.link_exists(link):
+            netbridge.ip("link", "del", link, check=False)  # left by a killed earlier run
+        netbridge.ip("link", "add", link, "type", "veth", "peer", "name", ifname,
                   "address", mac, "netns", str(self.holder.pid))
         self.host_links.append((vlan, link))
-        bridge.attach(vlan, link)
+        netbridge.attach(vlan, link)
 
 
 def main(argv: list[str] | None = None) -> int:

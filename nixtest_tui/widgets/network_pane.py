@@ -4,7 +4,7 @@ A table rather than a drawing: one block of rows per VLAN reads the same with 1 
 scrolls, and keeps a cursor for the actions. Each block opens with a header row (member count,
 states at a glance, the subnet) that `enter` folds, so a cluster of sixteen machines on three
 VLANs fits a glance; member rows repeat their VLAN's number, so a scrolled view still says
-which switch a row is on. The rows come from `nixtest_tui.topology`, which also prints them as
+which switch a row is on. The rows come from `nixtest_tui.network_model`, which also prints them as
 text. Blocking a link and pinging are machine calls that wait on QEMU and
 the guest, so they run in thread workers; the table changes only when the driver's events
 (`LinkChanged`) come back through the bridge, so it shows what happened, not what was asked.
@@ -27,7 +27,7 @@ from textual.widgets import DataTable
 from nixtest_tui.driver.base import BaseMachine
 from nixtest_tui.driver.events import Event
 from nixtest_tui.driver.qemu import QemuMachine
-from nixtest_tui.topology import BLOCKABLE_NIC, COLUMNS, NetworkModel, Nic, Probe, Row
+from nixtest_tui.network_model import BLOCKABLE_NIC, COLUMNS, NetworkModel, Nic, Probe, Row
 
 _RTT = re.compile(r"time=([0-9.]+ ?ms)")
 
