@@ -31,6 +31,7 @@ from nixtest_tui.widgets.machines import MachineList, MachinePanel, MachineRow
 from nixtest_tui.widgets.network_pane import TopologyPanel
 from nixtest_tui.widgets.repl import ReplPane
 from nixtest_tui.widgets.script_pane import ScriptPane
+from nixtest_tui.widgets.shell import ShellDeck
 from nixtest_tui.widgets.subtests import SubtestList
 from nixtest_tui.widgets.waiting import WaitingStrip
 
@@ -44,6 +45,7 @@ class NixtestApp(FocusModel, ScriptControls):
         *LETTER_BINDINGS,
         Binding("f2", "pick_console", "Console"),
         Binding("f3", "split_consoles", "Split"),
+        Binding("f7", "open_shell", "Shell"),
         Binding("f1", "show_help_panel", "Keys", show=False),
     ]
 
@@ -84,6 +86,8 @@ class NixtestApp(FocusModel, ScriptControls):
                 yield ConsoleDeck(
                     self._console(m.name, is_container=m.name not in config.vms)
                     for m in machines)
+            with TabPane("shell", id="tab-shell"):
+                yield ShellDeck([m.name for m in machines], self.session.machine)
         yield Footer()
 
     @staticmethod
@@ -175,6 +179,14 @@ class NixtestApp(FocusModel, ScriptControls):
 
     def action_filter_machines(self) -> None:
         self.query_one(MachineList).action_filter()
+
+    def action_open_shell(self) -> None:
+        """The shell tab, on the machine selected in the machine list (widgets/shell.py)."""
+        deck = self.query_one(ShellDeck)
+        machine = self.query_one(MachineList).current_machine or deck.current
+        self.query_one(TabbedContent).active = "tab-shell"
+        if machine is not None:
+            deck.show(machine)
 
     def action_split_consoles(self) -> None:
         """One, two, four consoles side by side, in turn."""

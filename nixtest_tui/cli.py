@@ -27,7 +27,7 @@ from nixtest_tui.project import (
 
 TRACE_NAME = "nixtest-trace.jsonl"
 
-VERBS = ("demo", "guests", "attach", "init", "build", *POST_MORTEM_VERBS)
+VERBS = ("demo", "guests", "attach", "init", "build", "flaky", *POST_MORTEM_VERBS)
 FLAVOURS = ("tiny", "debian")
 
 
@@ -268,6 +268,9 @@ def build_verb_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nixtest-tui")
     verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_post_mortem_verbs(verbs)
+    from nixtest_tui.flaky_ui.command import add_flaky_verb
+
+    add_flaky_verb(verbs)
     attach = verbs.add_parser(
         "attach", help="attach to a headless run stopped by --break-on-failure",
         description="Evaluate Python in the failing frame, then :retry, :skip or :fail.")

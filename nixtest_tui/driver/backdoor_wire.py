@@ -5,12 +5,13 @@ The guest side is stock (a non-interactive `bash` reading commands from hvc0 aft
 connection we define a few shell functions; each command is then one short line, and its
 reply comes back in one stream:
 
-    [=HH] [<base64 window>. ...] [<base64 rest>$] #<status>\\n
+    [=<hex>: <base64 window>. ... <base64 rest>$] #<status>\\n
 
 * Nothing but `#<status>` when the command wrote nothing to stdout. That case costs the guest
   no process beyond `bash -c`: a builtin `read` of one byte finds the pipe empty, and with
   `lastpipe` the reader runs in the backdoor shell itself, not in a fork.
-* Otherwise `=HH` is the first stdout byte in hex (the probe consumed it), then the rest as
+* Otherwise `=<hex>:` is stdout's first character (what the probe consumed: one to four bytes
+  in a UTF-8 locale), its bytes in hex, then the rest as
   base64, cut into windows of exactly `WINDOW` characters that each end in `.` and wait for
   the host's `+` before the next is written; `$` ends the data. Why windows: QEMU's
   virtconsole silently drops guest output while the host's socket buffer (~100 KB) is full,
@@ -94,8 +95,11 @@ def session_setup(nonce: str = "0") -> bytes:
     functions = (
         f"__nt_pre={shlex.quote(_EXIT_TRAP)}; "
         # the reader: a probe byte (builtin, so an empty stdout costs no process), then base64
-        "__nt_rd() { local LC_ALL=C c h; IFS= read -r -d '' -n 1 c || return 0; "
-        "printf -v h '=%02x' \"'$c\"; base64 -w 0 | __nt_win \"$h\"; }; "
+        # in the shell's own locale, so that an empty stdout costs not even a setlocale();
+        # the character it read is sent as its bytes in hex, counted in the C locale
+        "__nt_rd() { local c h= i; IFS= read -r -d '' -n 1 c || return 0; local LC_ALL=C; "
+        "for ((i = 0; i < ${#c}; i++)); do printf -v h '%s%02x' \"$h\" \"'${c:i:1}\"; done; "
+        "base64 -w 0 | __nt_win \"=${h:-00}:\"; }; "
         # windows of WINDOW characters, each waiting for the host's go-ahead on fd 18. Only
         # `read -N` touches that pipe: it reads ahead, so no other reader may share it. The
         # probe's byte ($1) goes out with the first write, one wake-up of the host fewer.
@@ -129,6 +133,7 @@ _SPECIAL = re.compile(rb"[^A-Za-z0-9+/=]")
 _NOTICE = re.compile(rb"!(\d+)\n")
 _GONE = re.compile(rb"~gone ([0-9a-f]+)\r?\n")
 _STATUS = re.compile(rb"#(-?\d+)\n")
+_FIRST = re.compile(rb"=((?:[0-9a-f]{2}){1,4}):")
 
 
 class ReplyReader:
@@ -172,11 +177,10 @@ class ReplyReader:
                 self._marker(bytes(buf[pos:newline + 1]), now)
                 pos = newline + 1
             elif char == b"=" and self._state == "start":
-                if len(buf) - pos < 3:
+                taken = self._take_first(buf, pos)
+                if taken == pos:
                     break
-                self._first = bytes([int(buf[pos + 1:pos + 3], 16)])
-                self._state = "data"
-                pos += 3
+                pos = taken
             elif char == b"." and self._state == "data":
                 if self._window != WINDOW:
                     raise ChannelError(self._lost(f"a window of {self._window} characters"))
@@ -209,6 +213,17 @@ class ReplyReader:
             self._pieces.append(bytes(buf[pos:end]))
             self._window += end - pos
         return end
+
+    def _take_first(self, buf: bytearray, pos: int) -> int:
+        """`=<hex>:`, stdout's first character, if all of it is here (else `pos`)."""
+        match = _FIRST.match(buf, pos)
+        if match is None:
+            if len(buf) - pos >= 11 or b":" in buf[pos:]:
+                raise ChannelError(self._lost(f"a first character {bytes(buf[pos:pos + 11])!r}"))
+            return pos
+        self._first = bytes.fromhex(match.group(1).decode())
+        self._state = "data"
+        return match.end()
 
     def _marker(self, line: bytes, now: float) -> None:
         if (match := _GONE.fullmatch(line)) is not None:

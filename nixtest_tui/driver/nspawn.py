@@ -21,6 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
+from nixtest_tui.driver.backdoor import backdoor_timeout
 from nixtest_tui.driver.base import BaseMachine
 from nixtest_tui.driver.config import machine_name_from
 from nixtest_tui.driver.efi import UnsupportedMixin
@@ -84,6 +85,7 @@ class NspawnMachine(_ContainerLimits, UnsupportedMixin, BaseMachine):
         self.pid: int | None = None
         self.booted = False  # from start() until wait_for_shutdown()/release(), as for VMs
         self.serial = SerialReader(self.name, self.bus, self.log_serial)
+        self.ready_timeout = backdoor_timeout()  # the VMs' bound for "ready", upstream's 300 s
         self.readiness = Readiness()
         self._notify: NotifySocket | None = None
         self._output: OutputDrain | None = None
@@ -155,6 +157,8 @@ class NspawnMachine(_ContainerLimits, UnsupportedMixin, BaseMachine):
                 if self.readiness.complete:
                     raise MachineError(self._death())
                 self._fail_start(process)
+            if time.monotonic() - started >= self.ready_timeout:
+                self._fail_ready(time.monotonic() - started)
             if time.monotonic() - noticed >= READY_NOTICE:
                 self.log(f"still waiting for container '{self.name}' to reach ready state... "
                          f"({time.monotonic() - started:.0f} s)")
@@ -175,6 +179,21 @@ class NspawnMachine(_ContainerLimits, UnsupportedMixin, BaseMachine):
         return (f"the container {self.name} exited (systemd-nspawn status {status}); if that "
                 "was meant, call wait_for_shutdown() and the next command starts it again. "
                 f"Last journal lines:\n{tail}")
+
+    def _fail_ready(self, waited: float) -> NoReturn:
+        """A container that never says READY=1 (nspawn cannot run here, a unit hangs the
+        boot): stop it and say what it printed, instead of waiting for ever."""
+        process = self.process
+        status = terminate(process) if process is not None else None
+        if self._output is not None:
+            self._output.join(2)
+        output = self._output.text() if self._output is not None else ""
+        self._teardown()
+        self._state("exited", status, "the container did not become ready")
+        raise MachineError(
+            f"{self.name}: the container did not become ready within {waited:.0f} s "
+            "(NIXTEST_BACKDOOR_TIMEOUT sets the bound); it was stopped. What systemd-nspawn "
+            f"printed:\n{output or '(nothing)'}")
 
     def _fail_start(self, process: subprocess.Popen[bytes] | None) -> NoReturn:
         status = process.returncode if process is not None else None

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import RichLog
 
+from nixtest_tui.debugger.events import FailureSkipped
 from nixtest_tui.driver.events import (
     CommandFinished,
     Event,
@@ -50,6 +51,7 @@ class DriverLog(RichLog):
         self.machines = machines
         self.entries: deque[_Entry] = deque(maxlen=KEEP)
         self.depth = 0
+        self.skipped_depths: set[int] = set()  # open blocks in which the user skipped a failure
         self.machine_filter: str | None = None
         self.min_level = "info"
 
@@ -66,8 +68,18 @@ class DriverLog(RichLog):
             entry = _Entry(self.depth, event.machine, "info", text)
             self.depth += 1
             return entry
+        if isinstance(event, FailureSkipped):
+            # every block around the statement did not pass, whatever its exit says
+            self.skipped_depths.update(range(self.depth))
+            return None
         if isinstance(event, NestFinished):
             self.depth = max(0, self.depth - 1)
+            if self.depth in self.skipped_depths and event.ok:
+                self.skipped_depths.discard(self.depth)
+                text = Text(f"↷ {event.message} ({event.duration:.2f} s): a failure in it was "
+                            "skipped by the user", style="bold yellow")
+                return _Entry(self.depth, event.machine, "warning", text)
+            self.skipped_depths.discard(self.depth)
             mark, style = ("✓", "green") if event.ok else ("✗", "bold red")
             text = Text(f"{mark} {event.message} ({event.duration:.2f} s)", style=style)
             if event.error:
@@ -76,7 +88,9 @@ class DriverLog(RichLog):
         if isinstance(event, LogMessage):
             level = "error" if event.level == "test-error" else event.level
             style = {"error": "bold red", "warning": "yellow", "debug": "dim"}.get(level, "")
-            return _Entry(self.depth, event.machine, level, Text(event.message, style=style))
+            prefix = "!!! " if event.level in ("error", "test-error") else ""
+            return _Entry(self.depth, event.machine, level,
+                          Text(prefix + event.message, style=style))
         if isinstance(event, CommandFinished) and event.status != 0:
             text = Text(f"exit {event.status}: {event.command} ({event.duration:.2f} s)",
                         style="magenta")

@@ -1,11 +1,13 @@
 """The screen tab: a machine's screen in the terminal, its OCR text, and a live regex check.
 
 The picture is drawn with half blocks (`▀`, foreground the upper pixel, background the lower),
-so that it works in any true-colour terminal without an image protocol or an extra dependency.
-Screenshots and OCR call into QEMU and tesseract, so both run in exclusive thread workers: a
-new screenshot supersedes the OCR of the previous one, whose late results are dropped. The
-regex box answers "would `wait_for_text` match now?" against the texts already read, per
-variant, as `wait_for_text` accepts a match in any of them.
+so that it works in any true-colour terminal without an image protocol or an extra dependency;
+`screen_picture.py` says how it stays legible (zoom, the OCR text layer, word boxes and
+regex matches drawn on it), and `enter` shows it on the whole terminal. Screenshots and
+OCR call into QEMU and tesseract, so both run in exclusive thread workers: a new screenshot
+supersedes the OCR of the previous one, whose late results are dropped. The regex box
+answers "would `wait_for_text` match now?" against the texts already read, per variant, as
+`wait_for_text` accepts a match in any of them.
 """
 
 from __future__ import annotations
@@ -14,17 +16,11 @@ import re
 import time
 from collections.abc import Callable
 
-from PIL import Image
-from rich.color import Color
-from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.strip import Strip
-from textual.widget import Widget
 from textual.widgets import Input, Select, Static
 from textual.worker import get_current_worker
 
@@ -34,82 +30,23 @@ from nixtest_tui.driver.ocr import VARIANTS, OcrResult
 from nixtest_tui.driver.qemu import QemuMachine
 from nixtest_tui.driver.screen import Screenshot, screenshot_path
 from nixtest_tui.network_model import STATE_LABELS
+from nixtest_tui.widgets.screen_image import ScreenImage
+from nixtest_tui.widgets.screen_picture import HALF_BLOCK, halfblock_strips
+from nixtest_tui.widgets.screen_viewer import ScreenViewer
 
-HALF_BLOCK = "▀"
+__all__ = ["HALF_BLOCK", "ScreenImage", "ScreenInspector", "halfblock_strips"]
+
 RUNNING = ("running", "connected")
-
-
-def halfblock_strips(image: Image.Image, width: int, height: int) -> list[Strip]:
-    """`image` scaled to fit `width` cells by `height` cells (two pixels per cell), centred."""
-    if width < 1 or height < 1:
-        return []
-    scale = min(width / image.width, 2 * height / image.height)
-    columns = max(1, int(image.width * scale))
-    rows = max(1, int(image.height * scale + 1) // 2)
-    small = image.convert("RGB").resize((columns, rows * 2), Image.Resampling.BOX)
-    data = small.tobytes()
-    pixels = [(data[i], data[i + 1], data[i + 2]) for i in range(0, len(data), 3)]
-    styles: dict[tuple[tuple[int, int, int], tuple[int, int, int]], Style] = {}
-    pad = Segment(" " * ((width - columns) // 2))
-    strips = []
-    for row in range(rows):
-        segments = [pad]
-        run_style, run = None, 0
-        for x in range(columns):
-            key = (pixels[2 * row * columns + x], pixels[(2 * row + 1) * columns + x])
-            style = styles.get(key)
-            if style is None:
-                style = styles[key] = Style(color=Color.from_rgb(*key[0]),
-                                            bgcolor=Color.from_rgb(*key[1]))
-            if style is not run_style and run:
-                segments.append(Segment(HALF_BLOCK * run, run_style))
-                run = 0
-            run_style, run = style, run + 1
-        segments.append(Segment(HALF_BLOCK * run, run_style))
-        strips.append(Strip(segments).adjust_cell_length(width))
-    return strips
-
-
-class ScreenImage(Widget, can_focus=True):
-    """A picture drawn with half blocks; rebuilt lazily when the picture or the size changes."""
-
-    DEFAULT_CSS = """
-    ScreenImage { width: 1fr; height: 1fr; }
-    ScreenImage:focus { background: $boost; }
-    """
-
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.image: Image.Image | None = None
-        self._strips: list[Strip] | None = None
-
-    def show(self, image: Image.Image | None) -> None:
-        self.image, self._strips = image, None
-        self.refresh()
-
-    def on_resize(self) -> None:
-        self._strips = None
-
-    def strips(self) -> list[Strip]:
-        if self._strips is None:
-            self._strips = [] if self.image is None else \
-                halfblock_strips(self.image, self.size.width, self.size.height)
-        return self._strips
-
-    def render_line(self, y: int) -> Strip:
-        strips = self.strips()
-        if y < len(strips):
-            return strips[y]
-        if y == 0 and self.image is None:
-            return Strip([Segment("no screenshot yet: r takes one")]).adjust_cell_length(
-                self.size.width)
-        return Strip.blank(self.size.width)
 
 
 class ScreenInspector(Vertical):
     """| Key | Action |
     | --- | --- |
     | `r` | take a screenshot now (also every few seconds while the tab is shown) |
+
+    The picture's own keys (zoom, pan, text layer, word boxes, whole terminal) are in
+    `ScreenImage`. Its word boxes and matches are those of the first OCR variant that read
+    any word, in the order raw, positive, negative.
     """
 
     BINDINGS = [Binding("r", "refresh_screen", "Refresh screen")]
@@ -118,7 +55,7 @@ class ScreenInspector(Vertical):
     ScreenInspector #inspector-machine { width: 24; }
     ScreenInspector #inspector-status { width: 1fr; padding: 0 1; color: $text-muted; }
     ScreenInspector #inspector-body { height: 1fr; }
-    ScreenInspector #inspector-side { width: 1fr; min-width: 30; }
+    ScreenInspector #inspector-side { width: 40; }
     ScreenInspector #inspector-verdicts { height: auto; }
     ScreenInspector #inspector-ocr { height: 1fr; background: $surface; }
     ScreenInspector Input { margin-top: 1; }
@@ -253,6 +190,7 @@ class ScreenInspector(Vertical):
         if self.shot is not None:
             width, height = self.shot.image.size
             parts.append(f"{width}×{height} #{self.shot.digest[:8]} at {self.taken_at}")
+        parts.append(self.query_one(ScreenImage).describe_view())
         parts.append(message or f"r refreshes (every {self.every:g} s while shown)")
         self.query_one("#inspector-status", Static).update(" · ".join(parts))
 
@@ -289,6 +227,24 @@ class ScreenInspector(Vertical):
         if pattern is not None and not any(v is not None for v in self.verdicts.values()):
             parts.append(Text("no text read yet"))
         self.query_one("#inspector-verdicts", Static).update(Text(" · ").join(parts))
+        self._draw_words(pattern)
+
+    def _draw_words(self, pattern: re.Pattern[str] | None) -> None:
+        """Boxes of a picture's own words only: stale ones would sit in the wrong places."""
+        found = (self.results.get(variant) for variant in VARIANTS)
+        words = () if self.stale else next((r.words for r in found if r and r.words), ())
+        self.query_one(ScreenImage).show_words(words, pattern)
+
+    @on(ScreenImage.FullSize)
+    def _full_size(self, event: ScreenImage.FullSize) -> None:
+        event.stop()
+        self.app.push_screen(ScreenViewer(f"{self.machine_name}'s screen", event.image))
+
+    @on(ScreenImage.ViewChanged)
+    def _view_changed(self, event: ScreenImage.ViewChanged) -> None:
+        event.stop()
+        if self.is_mounted:
+            self._status()
 
     # -- typing and saving -----------------------------------------------------------------------
 

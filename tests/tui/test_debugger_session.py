@@ -172,6 +172,19 @@ async def test_record_to_script_keeps_the_session_working(tmp_path: Path) -> Non
         await pilot.press("f8")  # nothing recorded any more: the session is untouched
         await pilot.press("f5")
         await until(lambda: app.sub_title == "paused at line 7 (breakpoint)")
+        await pilot.press("c")
+        await until(lambda: app.sub_title == "finished")
+        # after the end too: a line recorded in the idle namespace, F8, and F5 runs again
+        await pilot.press("ctrl+t", *"late = 1", "enter")
+        await until(lambda: repl.recorded == ["late = 1"])
+        await pilot.press("ctrl+g")
+        await go_to_line(app, pilot, 1)
+        await pilot.press("f8")
+        await until(lambda: pane.text.startswith("late = 1\n"))
+        assert pane.breakpoints == {8}
+        await pilot.press("f5")
+        await until(lambda: app.sub_title == "paused at line 8 (breakpoint)")
+        assert app.session.evaluate("late").output == "1"
         assert len(bus._subscribers) == subscribers
         await pilot.press("ctrl+q")
 
@@ -202,6 +215,9 @@ async def test_a_skipped_failure_is_shown_as_skipped_everywhere(tmp_path: Path) 
         assert "↷ a failing step" in str(subtests.render())
         assert "✓ a failing step" not in str(subtests.render())
         assert "skipped by the user: t.assertTrue(value == 2) (" in log_text(app)
+        assert "!!! skipped by the user" in log_text(app)
+        assert "↷ subtest: a failing step" in log_text(app)  # the log's block, too
+        assert "✓ subtest: a failing step" not in log_text(app)
         app.save_screenshot(str(screenshot_dir(tmp_path) / "skipped-failure.svg"))
         await pilot.press("ctrl+q")
 

@@ -9,6 +9,7 @@ for real. (What only QEMU does, dropping output when the host reads slowly, is t
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import shlex
 import socket
@@ -28,11 +29,12 @@ from nixtest_tui.driver.errors import MachineError
 class LocalShell:
     """A bash with stdin and stdout on a socket, as the guest's is on hvc0."""
 
-    def __init__(self) -> None:
+    def __init__(self, locale: str = "C.UTF-8") -> None:
         ours, theirs = socket.socketpair()
         self.process = subprocess.Popen(
             ["bash", "--norc", "-c", f"echo '{MAGIC.decode()}'; exec bash --norc"],
-            stdin=theirs, stdout=theirs, stderr=subprocess.DEVNULL, cwd="/tmp")
+            stdin=theirs, stdout=theirs, stderr=subprocess.DEVNULL, cwd="/tmp",
+            env=dict(os.environ, LANG=locale, LC_ALL=locale))
         theirs.close()
         self.log: list[str] = []
         self.backdoor = Backdoor(ours, self.death, self.log.append)
@@ -63,11 +65,27 @@ def produce(data: bytes) -> str:
 def test_every_byte_value_and_empty_output(shell: LocalShell) -> None:
     every = bytes(range(256))
     assert shell.backdoor.run(produce(every), None).stdout == every
-    for single in (b"\0", b"\n", b"\xff", b"#", b"!", b"~", b".", b"$", b"="):
+    for single in (b"\0", b"\n", b"\xff", b"#", b"!", b"~", b".", b"$", b"=", b":"):
         assert shell.backdoor.run(produce(single), None).stdout == single
+    for _ in range(100):  # bash escapes these two internally (CTLESC, CTLNUL)
+        for start in (b"\x01", b"\x7f", b"\x01\x7f", b"\x7f\x01\x00"):
+            assert shell.backdoor.run(produce(start + b"ab"), None).stdout == start + b"ab"
     empty = shell.backdoor.run("true", None)
     assert (empty.status, empty.stdout) == (0, b"")
     assert shell.backdoor.run("exit 3", None).status == 3
+
+
+@pytest.mark.parametrize("locale", ["C.UTF-8", "C"])
+def test_a_first_character_of_several_bytes(locale: str) -> None:
+    """The probe reads one character in the shell's locale: up to four bytes in UTF-8."""
+    local = LocalShell(locale)
+    try:
+        for data in ("é and more".encode(), "€".encode(), "😀x".encode(), b"\xc3", b"\xc3(",
+                     b"\xff\xfe", b"\xe2\x82", "\u00e9".encode() * 40000):
+            assert local.backdoor.run(produce(data[:300]) + "; cat /dev/null", None).stdout == \
+                data[:300]
+    finally:
+        local.close()
 
 
 def test_outputs_that_look_like_the_framing(shell: LocalShell) -> None:

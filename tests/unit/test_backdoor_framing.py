@@ -27,7 +27,7 @@ def writes(stdout: bytes, status: int, window: int = WINDOW) -> list[bytes]:
     windows = [text[i:i + window] for i in range(0, len(text), window)]
     if not windows or len(windows[-1]) == window:
         windows.append(b"")
-    return [b"=%02x" % stdout[0], *(w + b"." for w in windows[:-1]), windows[-1] + b"$",
+    return [b"=%02x:" % stdout[0], *(w + b"." for w in windows[:-1]), windows[-1] + b"$",
             b"#%d\n" % status]
 
 

@@ -147,6 +147,37 @@ def test_a_wrapper_that_dies_is_a_clear_error(tmp_path: Path) -> None:
             driver.machines[0].succeed("true")
 
 
+def test_a_container_that_never_becomes_ready_is_stopped_with_its_output(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where systemd-nspawn cannot boot the container (a chroot without systemd as PID 1),
+    nothing ever says READY=1: bounded, with what it printed, and nothing left running."""
+    monkeypatch.setenv("NIXTEST_BACKDOOR_TIMEOUT", "3")
+    script = tmp_path / "run-stuck-nspawn"
+    script.write_text("#!/bin/sh\necho 'Failed to boot: no systemd here' >&2\nexec sleep 600\n")
+    script.chmod(0o755)
+    config = load_driver_configuration(_write_config(tmp_path, {"stuck": str(script)}))
+    (tmp_path / "state").mkdir()
+    with Driver(config, out_dir=tmp_path, tmp_dir=tmp_path / "state") as driver:
+        machine = driver.machines[0]
+        with pytest.raises(MachineError, match=r"did not become ready within 3 s(.|\n)*"
+                           r"Failed to boot: no systemd here"):
+            machine.succeed("true")
+    assert not [line for line in sleeping_under(tmp_path)], "the stuck wrapper still runs"
+
+
+def sleeping_under(root: Path) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if cmdline.startswith("sleep 600") and cwd.startswith(str(root)):
+            found.append(cmdline)
+    return found
+
+
 def _write_config(root: Path, scripts: dict[str, str]) -> Path:
     import json
 
