@@ -19,6 +19,7 @@ from nixtest_tui.driver.qemu import QemuMachine
 from nixtest_tui.keys import GLOBAL_BINDINGS, LETTER_BINDINGS, FocusModel
 from nixtest_tui.network_model import NetworkModel
 from nixtest_tui.session import Session
+from nixtest_tui.widgets import screen_pixels
 from nixtest_tui.widgets.commands import NixtestCommands
 from nixtest_tui.widgets.console import SerialConsole
 from nixtest_tui.widgets.console_deck import ConsoleDeck
@@ -238,6 +239,7 @@ class NixtestApp(FocusModel, ScriptControls):
 
 
 def run_tui(session: Session) -> int:
+    screen_pixels.detect()  # asks the terminal, which only works before the app takes it over
     try:
         return NixtestApp(session).run() or 0
     finally:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pexpect
 import pyte
 
+from nixtest_tui.driver import Driver
+from nixtest_tui.driver.config import DriverConfiguration
 from nixtest_tui.driver.events import ScriptStateChanged, Subscription
+from nixtest_tui.driver.logger import CompositeLogger, TerminalLogger
 
 
 def next_state(events: Subscription, *states: str) -> ScriptStateChanged:
@@ -74,3 +80,22 @@ class Terminal:
                 pass
 
 
+
+
+def tui_in_a_terminal(config: Path, tmp_path: Path) -> Terminal:
+    """`nixtest-tui -c CONFIG` in a pseudo-terminal of COLUMNS×ROWS, read through pyte."""
+    env = dict(os.environ, TERM="xterm-256color", XDG_RUNTIME_DIR=str(tmp_path))
+    child = pexpect.spawn(sys.executable, ["-m", "nixtest_tui", "-c", str(config)],
+                          env=env, dimensions=(ROWS, COLUMNS), cwd=str(tmp_path))
+    return Terminal(child)
+
+
+@contextmanager
+def machineless_driver(tmp_path: Path, script_text: str) -> Iterator[Driver]:
+    """A real Driver with no machines over `script_text`: the debugger's control flow only."""
+    script = tmp_path / "script.py"
+    script.write_text(script_text)
+    config = DriverConfiguration(vms={}, test_script=script)
+    logger = CompositeLogger([TerminalLogger(io.StringIO(), colour=False)])
+    with Driver(config, tmp_path, logger, tmp_dir=tmp_path) as running:
+        yield running

@@ -10,7 +10,7 @@ import re
 import shutil
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -35,13 +35,10 @@ from nixtest_tui.driver.events import (
 from nixtest_tui.driver.logger import AbstractLogger
 from nixtest_tui.driver.retry import retry
 from nixtest_tui.driver.stateroot import private_dir
-
-FIFTEEN_MINUTES = timedelta(minutes=15)
-_UNIT_LINE = re.compile(r"^([^=]+)=(.*)$")
-ACTIVE_STATES = ("inactive", "activating", "active", "reloading", "deactivating", "failed")
+from nixtest_tui.driver.units import FIFTEEN_MINUTES, SystemdUnits
 
 
-class BaseMachine(FileCopies, ABC):
+class BaseMachine(FileCopies, SystemdUnits, ABC):
     def __init__(
         self,
         out_dir: Path,
@@ -265,113 +262,6 @@ class BaseMachine(FileCopies, ABC):
                               f"nc -z {flags} {addr}", True, timeout, timeout_seconds,
                               "wait_for_open_unix_socket()")
 
-    # -- systemd -------------------------------------------------------------------------------
-
-    def systemctl(self, q: str, user: str | None = None) -> tuple[int, str]:
-        if user is not None:
-            q = q.replace("'", "\\'")
-            return self.execute(
-                f"su -l {user} --shell /bin/sh -c "
-                f"$'XDG_RUNTIME_DIR=/run/user/`id -u` systemctl --user {q}'"
-            )
-        return self.execute(f"systemctl {q}")
-
-    def get_unit_info(self, unit: str, user: str | None = None) -> dict[str, str]:
-        status, lines = self.systemctl(f'--no-pager show "{unit}"', user)
-        if status != 0:
-            under = f' under user "{user}"' if user is not None else ""
-            raise RequestedAssertionFailed(
-                f'retrieving systemctl info for unit "{unit}"{under} failed with exit code {status}'
-            )
-        info = {}
-        for line in lines.split("\n"):
-            match = _UNIT_LINE.match(line)
-            if match:
-                info[match[1]] = match[2]
-        return info
-
-    def get_unit_property(self, unit: str, property: str, user: str | None = None) -> str:  # noqa: A002
-        status, output = self.systemctl(f'--no-pager show "{unit}" --property="{property}"', user)
-        if status != 0:
-            under = f' under user "{user}"' if user is not None else ""
-            raise RequestedAssertionFailed(
-                f'retrieving systemctl property "{property}" for unit "{unit}"{under} '
-                f"failed with exit code {status}"
-            )
-        invalid = (
-            f'systemctl show --property "{property}" "{unit}" produced invalid output: {output}'
-        )
-        match = _UNIT_LINE.match(output)
-        assert match is not None, invalid
-        assert match[1] == property, invalid
-        return match[2]
-
-    def require_unit_state(self, unit: str, require_state: str = "active") -> None:
-        with self.nested(f"checking if unit '{unit}' has reached state '{require_state}'"):
-            state = self.get_unit_info(unit)["ActiveState"]
-            if state != require_state:
-                raise RequestedAssertionFailed(
-                    f"Expected unit '{unit}' to to be in state '{require_state}' "
-                    f"but it is in state '{state}'"
-                )
-
-    def wait_for_unit(self, unit: str, user: str | None = None,
-                      timeout: Duration = FIFTEEN_MINUTES, *,
-                      timeout_seconds: Duration | None = None) -> None:
-        limit = self._timeout(timeout if timeout_seconds is None else None, timeout_seconds,
-                              "wait_for_unit()")
-
-        def check_active(_last_try: bool) -> bool:
-            state = self.get_unit_property(unit, "ActiveState", user)
-            if state == "failed":
-                raise RequestedAssertionFailed(f'unit "{unit}" reached state "{state}"')
-            if state == "inactive":
-                _, jobs = self.systemctl("list-jobs --full 2>&1", user)
-                if "No jobs" in jobs and self.get_unit_info(unit, user)["ActiveState"] == state:
-                    raise RequestedAssertionFailed(
-                        f'unit "{unit}" is inactive and there are no pending jobs'
-                    )
-            return state == "active"
-
-        suffix = f" with user {user}" if user is not None else ""
-        with self.nested(f"waiting for unit {unit}{suffix}"):
-            self._poll("unit", unit, limit, check_active)
-
-    def wait_for_unit_active_state(self, unit: str, state: str | Collection[str],
-                                   user: str | None = None,
-                                   timeout: Duration = FIFTEEN_MINUTES, *,
-                                   timeout_seconds: Duration | None = None) -> None:
-        """Wait until the unit's ActiveState is `state` (or one of several states).
-
-        Unlike `wait_for_unit`, a failed or inactive unit is no reason to give up: it can be
-        the state the script waits for, or pass on the way to it.
-        """
-        wanted = _active_states(state)
-        limit = self._timeout(timeout if timeout_seconds is None else None, timeout_seconds,
-                              "wait_for_unit_active_state()")
-        last = ""
-
-        def reached(_last_try: bool) -> bool:
-            nonlocal last
-            last = self.get_unit_property(unit, "ActiveState", user)
-            return last in wanted
-
-        suffix = f" with user {user}" if user is not None else ""
-        shown = " or ".join(wanted)
-        with self.nested(f"waiting for unit {unit}{suffix} to be {shown}"):
-            try:
-                self._poll("unit", f"{unit} {shown}", limit, reached)
-            except RequestedAssertionFailed as timed_out:
-                raise RequestedAssertionFailed(
-                    f'unit "{unit}" did not reach state "{shown}"; it is "{last}" ({timed_out})'
-                ) from None
-
-    def start_job(self, jobname: str, user: str | None = None) -> tuple[int, str]:
-        return self.systemctl(f"start {jobname}", user)
-
-    def stop_job(self, jobname: str, user: str | None = None) -> tuple[int, str]:
-        return self.systemctl(f"stop {jobname}", user)
-
     # -- X11 windows ---------------------------------------------------------------------------
 
     def get_window_names(self) -> list[str]:
@@ -394,16 +284,3 @@ class BaseMachine(FileCopies, ABC):
 
         with self.nested("waiting for a window to appear"):
             self._poll("window", regexp, limit, window_is_visible)
-
-
-def _active_states(state: str | Collection[str]) -> tuple[str, ...]:
-    """The states to wait for, checked against the ones systemd has, so a typo fails at once
-    instead of waiting out the timeout."""
-    wanted = (state,) if isinstance(state, str) else tuple(state)
-    unknown = [s for s in wanted if s not in ACTIVE_STATES]
-    if not wanted or unknown:
-        raise ValueError(
-            f"wait_for_unit_active_state(): {', '.join(map(repr, unknown)) or 'no state'} is "
-            f"not an ActiveState; use one or more of {', '.join(ACTIVE_STATES)}"
-        )
-    return wanted

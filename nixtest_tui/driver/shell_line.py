@@ -46,6 +46,25 @@ _TIMEOUT = timedelta(seconds=60)  # for each of our own short commands (not for 
 
 OutputHook = Callable[[bytes, bytes], None]
 """Hears the new stdout and stderr bytes of a running line (in the caller's thread)."""
+Progress = tuple[int | None, bytes, bytes, str]
+"""One poll's answer: the status (None while the line runs), new stdout, new stderr, cwd."""
+
+
+def _poll_script(out_offset: int, err_offset: int) -> str:
+    """Guest side of a poll of the job in `$d`: wait up to `POLL_SECONDS` for it to end or
+    write, then report. The status is read first, so output read after it is complete; a
+    finished job whose output all fits in this reply has its directory removed here."""
+    ticks = max(1, int(POLL_SECONDS / 0.05))
+    return (
+        f"i=0; while [ ! -e $d/status ] && [ $i -lt {ticks} ] && "
+        f"[ $(wc -c < $d/out) -le {out_offset} ]; do sleep 0.05; i=$((i+1)); done; "
+        "st=$(cat $d/status 2>/dev/null || echo -); os=$(wc -c < $d/out); es=0; "
+        "if [ -e $d/err ]; then es=$(wc -c < $d/err); fi; echo \"$st\"; "
+        f"{{ tail -c +{out_offset + 1} $d/out | head -c {CHUNK} || true; }} | base64 -w 0; "
+        f"echo; if [ -e $d/err ]; then {{ tail -c +{err_offset + 1} $d/err | "
+        f"head -c {CHUNK} || true; }} | base64 -w 0; fi; echo; cat $d/cwd 2>/dev/null || true; "
+        f"if [ \"$st\" != - ] && [ $((os - {out_offset})) -lt {CHUNK} ] && "
+        f"[ $((es - {err_offset})) -lt {CHUNK} ]; then rm -rf $d; fi")
 
 # The job: its pid (= its process group, as setsid made it a session leader), then the line,
 # and on exit (however it exits, `exit 3` included) its status and working directory.
@@ -95,10 +114,12 @@ class ShellSession:
             result = LineResult(line)
             started = time.monotonic()
             console_from = len(self._console())
-            job = self._start(line)
+            out, err = bytearray(), bytearray()
             try:
-                self._follow(job, result, on_output)
+                job, progress = self._start(line)
+                self._follow(job, progress, result, out, err, on_output)
             finally:
+                result.stdout, result.stderr = bytes(out), bytes(err)
                 result.console = self._console()[console_from:]
                 result.seconds = time.monotonic() - started
             if result.cwd:
@@ -107,57 +128,54 @@ class ShellSession:
 
     # -- guest side ------------------------------------------------------------------------------
 
-    def _start(self, line: str) -> str:
+    def _start(self, line: str) -> tuple[str, Progress]:
+        """Start the job and wait for it like a poll: a quick line is done in this round trip."""
         err = '"$d/err"' if isinstance(self.machine, NspawnMachine) else "&2"
         job = " ".join(shlex.quote(word) for word in ("setsid", "bash", "-c", _JOB, "job"))
         command = (
             "d=$(mktemp -d /tmp/.nixtest-shell.XXXXXX) && : > \"$d/out\" && "
             f"{{ {job} \"$d\" {shlex.quote(self.cwd)} {shlex.quote(line)} "
-            f"</dev/null >\"$d/out\" 2>{err} 18<&- 19>&- & }} && echo \"$d\""
+            f"</dev/null >\"$d/out\" 2>{err} 18<&- 19>&- & }} && echo \"$d\" && "
+            + _poll_script(0, 0)
         )
-        status, out = self.machine.execute(command, timeout=_TIMEOUT)
-        directory = out.strip()
+        status, reply = self.machine.execute(command, timeout=_TIMEOUT)
+        directory, _, rest = reply.partition("\n")
         if status != 0 or not directory.startswith("/tmp/.nixtest-shell."):
             raise ShellLineError(
                 f"{self.machine.name}: could not start the line in the guest (exit status "
-                f"{status}, output {out[-200:]!r}); the guest needs bash, setsid and mktemp")
-        return directory
+                f"{status}, output {reply[-200:]!r}); the guest needs bash, setsid and mktemp")
+        return directory, self._progress(0, rest)
 
-    def _poll_command(self, job: str, out_offset: int, err_offset: int) -> str:
-        d = shlex.quote(job)
-        ticks = max(1, int(POLL_SECONDS / 0.05))
-        return (
-            f"d={d}; i=0; while [ ! -e $d/status ] && [ $i -lt {ticks} ] && "
-            f"[ $(wc -c < $d/out) -le {out_offset} ]; do sleep 0.05; i=$((i+1)); done; "
-            "cat $d/status 2>/dev/null || echo -; "
-            f"{{ tail -c +{out_offset + 1} $d/out | head -c {CHUNK} || true; }} | base64 -w 0; "
-            f"echo; if [ -e $d/err ]; then {{ tail -c +{err_offset + 1} $d/err | "
-            f"head -c {CHUNK} || true; }} | base64 -w 0; fi; echo; cat $d/cwd 2>/dev/null || true")
-
-    def _follow(self, job: str, result: LineResult, on_output: OutputHook | None) -> None:
-        out, err = bytearray(), bytearray()
+    def _follow(self, job: str, progress: Progress, result: LineResult, out: bytearray,
+                err: bytearray, on_output: OutputHook | None) -> None:
+        finished = False
         try:
             while True:
-                if self._cancel.is_set():
-                    self._kill(job)
-                    result.cancelled, result.status = True, CANCELLED_STATUS
-                    break
-                status, new_out, new_err, cwd = self._poll(job, len(out), len(err))
+                status, new_out, new_err, cwd = progress
                 out += new_out
                 err += new_err
                 if (new_out or new_err) and on_output is not None:
                     on_output(new_out, new_err)
                 if status is not None and len(new_out) < CHUNK and len(new_err) < CHUNK:
                     result.status, result.cwd = status, cwd
-                    break
+                    finished = True  # the guest removed the job's directory itself
+                    return
+                if self._cancel.is_set():
+                    self._kill(job)
+                    result.cancelled, result.status = True, CANCELLED_STATUS
+                    finished = True
+                    return
+                progress = self._poll(job, len(out), len(err))
         finally:
-            result.stdout, result.stderr = bytes(out), bytes(err)
-            self._remove(job)
+            if not finished:
+                self._remove(job)
 
-    def _poll(self, job: str, out_offset: int, err_offset: int
-              ) -> tuple[int | None, bytes, bytes, str]:
-        status, reply = self.machine.execute(self._poll_command(job, out_offset, err_offset),
-                                             timeout=_TIMEOUT)
+    def _poll(self, job: str, out_offset: int, err_offset: int) -> Progress:
+        command = f"d={shlex.quote(job)}; " + _poll_script(out_offset, err_offset)
+        status, reply = self.machine.execute(command, timeout=_TIMEOUT)
+        return self._progress(status, reply)
+
+    def _progress(self, status: int, reply: str) -> Progress:
         fields = reply.split("\n", 3)
         if status != 0 or len(fields) < 3:
             raise ShellLineError(f"{self.machine.name}: the shell line's progress could not "
@@ -172,13 +190,14 @@ class ShellSession:
                                  f"be read ({exc}; reply {reply[-200:]!r})") from exc
 
     def _kill(self, job: str) -> None:
-        """The whole group (the line and what it started), TERM and then KILL for the stubborn."""
+        """The whole group (the line and what it started), TERM and then KILL for the stubborn;
+        then the job's directory goes."""
         d = shlex.quote(job)
         self.machine.execute(
             f"i=0; while [ ! -s {d}/pid ] && [ $i -lt 40 ]; do sleep 0.05; i=$((i+1)); done; "
             f"p=$(cat {d}/pid 2>/dev/null || true); if [ -n \"$p\" ]; then "
             "kill -TERM -- -$p 2>/dev/null || true; sleep 0.1; "
-            "kill -KILL -- -$p 2>/dev/null || true; fi", timeout=_TIMEOUT)
+            f"kill -KILL -- -$p 2>/dev/null || true; fi; rm -rf {d}", timeout=_TIMEOUT)
 
     def _remove(self, job: str) -> None:
         try:

@@ -53,6 +53,7 @@ class Hunter:
         self._lock = threading.Lock()
         self._active: list[_Active] = []
         self._state_root = Path(tempfile.mkdtemp(prefix="nxf-"))
+        self.started = threading.Event()
         self.done = threading.Event()
 
     def stop(self, reason: str = "stopped by the user") -> None:
@@ -67,6 +68,7 @@ class Hunter:
         return self._stop.is_set()
 
     def hunt(self) -> Summary:
+        self.started.set()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         next_number = 1
         try:
@@ -76,8 +78,8 @@ class Hunter:
                     while len(self._active) < self.jobs and next_number <= self.runs:
                         self._start(next_number)
                         next_number += 1
-                if not self._active and (next_number > self.runs or self._stop.is_set()):
-                    break
+                if self._stop.is_set() or (not self._active and next_number > self.runs):
+                    break  # what still runs is ended below
                 self._stop.wait(POLL_SECONDS)
         finally:
             self._end_all()
@@ -119,8 +121,9 @@ class Hunter:
         shutil.rmtree(active.slot.state_dir, ignore_errors=True)
         with self._lock:
             self._active.remove(active)
-            self.summary.outcomes.append(outcome)
-            self.summary.outcomes.sort(key=lambda o: o.number)
+            # a new list, not an in-place sort: the UI thread reads it without the lock
+            self.summary.outcomes = sorted([*self.summary.outcomes, outcome],
+                                           key=lambda o: o.number)
             self.summary.running = len(self._active)
         if not outcome.passed and not cancelled and self.until_fail:
             self.stop(f"--until-fail: {outcome.name} failed")

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -20,7 +22,10 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from nixtest_tui.flaky.divergence import Divergence
 from nixtest_tui.flaky.runner import Hunter
+from nixtest_tui.flaky.stats import sparkline
 from nixtest_tui.flaky.summary import FailureGroup, Summary
+
+REFRESH_SECONDS = 0.3
 
 
 def open_in_replay_viewer(app: App[int], directory: Path) -> None:
@@ -53,6 +58,7 @@ class FlakyApp(App[int]):
         self._open_replay = open_replay
         self._groups: list[FailureGroup] = []
         self._quitting = False
+        self._changed = threading.Event()
         self.finished = False
 
     def compose(self) -> ComposeResult:
@@ -71,7 +77,12 @@ class FlakyApp(App[int]):
         groups.add_columns("runs", "failing statement", "error", "which")
         groups.focus()
         self.hunter.on_change = self.report
+        self.set_interval(REFRESH_SECONDS, self._refresh_if_changed)
         self._hunt()
+
+    def on_unmount(self) -> None:
+        """However the app ends (a crash, ctrl+c), no run outlives it unattended."""
+        self.hunter.stop()
 
     @work(thread=True, exclusive=True, group="hunt")
     def _hunt(self) -> None:
@@ -79,11 +90,15 @@ class FlakyApp(App[int]):
         self.call_from_thread(self._hunt_done)
 
     def report(self, summary: Summary) -> None:
-        """The hunter's `on_change`, called from the hunter's thread."""
-        try:
-            self.call_from_thread(self._show, summary)
-        except RuntimeError:
-            pass  # the app is closing; the last state is shown by `_hunt_done`
+        """The hunter's `on_change`, called from the hunter's thread. It only raises a flag
+        that a timer on the UI picks up: waiting for the UI here would stall the hunt while
+        the replay viewer has the terminal (`open_in_replay_viewer` suspends this app)."""
+        self._changed.set()
+
+    def _refresh_if_changed(self) -> None:
+        if self._changed.is_set():
+            self._changed.clear()
+            self._show(self.hunter.summary)
 
     def _hunt_done(self) -> None:
         self.finished = True
@@ -96,19 +111,19 @@ class FlakyApp(App[int]):
         state = ("finished" if self.finished else
                  "stopping…" if self.hunter.stopping else "running")
         early = f" ({summary.stopped_early})" if summary.stopped_early else ""
-        self.query_one("#counts", Static).update(
+        self.query_one("#counts", Static).update(Text(
             f"{state}{early}: {len(summary.finished)}/{summary.planned} done, "
             f"{summary.failed} failed, {summary.running} running\n"
             f"pass rate {rate:.0%} (95% Wilson interval {low:.0%}-{high:.0%}) · "
-            f"chaos: {summary.chaos}\n{summary.isolation}")
+            f"chaos: {summary.chaos}\n{summary.isolation}"))
         subtests = self.query_one("#subtests", DataTable)
         subtests.clear()
         for stats in summary.subtests():
             spread = stats.spread
             numbers = ("-", "-", "-", "") if spread is None else (
                 f"{spread.minimum:.1f}s", f"{spread.median:.1f}s", f"{spread.p95:.1f}s",
-                spread.describe().rsplit("  ", 1)[-1])
-            subtests.add_row(stats.name, f"{stats.passed}/{stats.total}", *numbers)
+                sparkline(list(spread.bins)))
+            subtests.add_row(Text(stats.name), f"{stats.passed}/{stats.total}", *numbers)
         self._show_groups(summary.groups())
 
     def _show_groups(self, groups: list[FailureGroup]) -> None:
@@ -119,7 +134,9 @@ class FlakyApp(App[int]):
         for group in groups:
             which = ", ".join(o.name for o in group.runs[:4]) + ("…" if len(group.runs) > 4
                                                                   else "")
-            table.add_row(str(len(group.runs)), group.statement, group.message, which)
+            # Text, not str: a statement or error may hold "[...]", which is not markup here
+            table.add_row(str(len(group.runs)), Text(group.statement), Text(group.message),
+                          which)
         if groups:
             table.move_cursor(row=min(max(row, 0), len(groups) - 1))
             self._explain(min(max(row, 0), len(groups) - 1))
@@ -145,7 +162,7 @@ class FlakyApp(App[int]):
             others = "\n".join(p.describe() for p in found.points if p is not found.first)
             text = (f"{name} first parts from the passing runs at\n{found.first.describe()}"
                     + (f"\nalso:\n{others}" if others else ""))
-        self.query_one("#divergence", Static).update(text)
+        self.query_one("#divergence", Static).update(Text(text))
 
     def selected_run(self) -> Path | None:
         index = self.query_one("#groups", DataTable).cursor_row

@@ -68,7 +68,8 @@ def add_flaky_verb(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -
     add_nix_arguments(flaky)
     for action in flaky._actions:
         if action.dest == "output_directory":  # OUT is created here, not required to exist
-            action.type, action.help = Path, f"OUT: where run-NNN/ go (default ./{DEFAULT_OUT})"
+            action.type, action.default = Path, None
+            action.help = f"OUT: where run-NNN/ go, created if missing (default ./{DEFAULT_OUT})"
     flaky.set_defaults(func=cmd_flaky)
 
 
@@ -128,10 +129,7 @@ def _headless_options(args: argparse.Namespace) -> list[str]:
 
 
 def build_hunter(args: argparse.Namespace) -> Hunter:
-    words = getattr(args, "argv", None) or sys.argv
-    given_out = any(w in ("-o", "--output_directory") or w.startswith("--output_directory=")
-                    for w in words)
-    out_dir = (Path(args.output_directory) if given_out else Path(DEFAULT_OUT)).resolve()
+    out_dir = Path(args.output_directory or DEFAULT_OUT).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     plan = chaos_plan(args)
     launcher: Launcher
@@ -219,9 +217,12 @@ def cmd_flaky(args: argparse.Namespace) -> int:
     else:
         from nixtest_tui.flaky_ui.app import FlakyApp
 
-        FlakyApp(hunter).run()
-        hunter.stop()  # a no-op after a finished hunt; else ends the runs still going
-        hunter.done.wait()
+        try:
+            FlakyApp(hunter).run()
+        finally:  # also on SIGINT (KeyboardInterrupt): the runs live in sessions of their own
+            hunter.stop()  # a no-op after a finished hunt; else ends the runs still going
+            if hunter.started.is_set():
+                hunter.done.wait()
         summary = hunter.summary
     print_report(summary)
     if args.json:

@@ -151,6 +151,7 @@ class MachineShell(Vertical):
         self._position = len(self.history)
         self.transcript.write(Text.assemble((self.prompt(), "bold green"), (line, "bold")))
         self.running = line
+        self.query_one("#shell-prompt", Static).update(f"{self.machine_name}: running… ")
         self.run_line(line)
 
     def cancel_line(self) -> None:
@@ -204,6 +205,7 @@ class MachineShell(Vertical):
         self._flush()
         self.transcript.write(Text(f"{self.machine_name}: {exc}", style="bold red"))
         self.running = None
+        self.query_one("#shell-prompt", Static).update(self.prompt())
 
 
 class ShellDeck(Vertical):

@@ -5,15 +5,13 @@ the paused script does not move. Escape leaves the input, and `n` steps again.""
 from __future__ import annotations
 
 import json
-import os
-import sys
 import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pexpect
-from harness import COLUMNS, F5, ROWS, Terminal
+from harness import F5, Terminal, tui_in_a_terminal
 
 SCRIPT = textwrap.dedent("""\
     counter = 0
@@ -40,10 +38,8 @@ def test_typing_in_the_repl_does_not_step_the_script(tmp_path: Path) -> None:
     script.write_text(SCRIPT)
     config = tmp_path / "driver-configuration.json"
     config.write_text(json.dumps({"vms": {}, "test_script": str(script)}))
-    env = dict(os.environ, TERM="xterm-256color", XDG_RUNTIME_DIR=str(tmp_path))
-    child = pexpect.spawn(sys.executable, ["-m", "nixtest_tui", "-c", str(config)],
-                          env=env, dimensions=(ROWS, COLUMNS), cwd=str(tmp_path))
-    terminal = Terminal(child)
+    terminal = tui_in_a_terminal(config, tmp_path)
+    child = terminal.child
     try:
         terminal.wait_for("F5 runs the script", seconds=60)
         child.send(DOWN)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import sys
 import textwrap
 import time
@@ -10,14 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import next_state
+from harness import machineless_driver, next_state
 
 from nixtest_tui.debugger import Action, ScriptModel, ScriptRunner
 from nixtest_tui.debugger.transform import make_retryable
 from nixtest_tui.driver import Driver
-from nixtest_tui.driver.config import DriverConfiguration
 from nixtest_tui.driver.events import ScriptStateChanged, Subscription
-from nixtest_tui.driver.logger import CompositeLogger, TerminalLogger
 
 SCRIPT = textwrap.dedent("""\
     total = 0
@@ -36,11 +33,7 @@ SCRIPT = textwrap.dedent("""\
 
 @pytest.fixture
 def driver(tmp_path: Path) -> Iterator[Driver]:
-    script = tmp_path / "script.py"
-    script.write_text(SCRIPT)
-    config = DriverConfiguration(vms={}, test_script=script)
-    logger = CompositeLogger([TerminalLogger(io.StringIO(), colour=False)])
-    with Driver(config, tmp_path, logger, tmp_dir=tmp_path) as running:
+    with machineless_driver(tmp_path, SCRIPT) as running:
         yield running
 
 

@@ -8,6 +8,8 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from nixtest_tui.flaky.chaos import ChaosPlan
@@ -20,7 +22,8 @@ import json, os, sys, time, pathlib
 here = pathlib.Path.cwd()
 json.dump({"state": os.environ["XDG_RUNTIME_DIR"], "tmp": os.environ["TMPDIR"],
            "netns": os.readlink("/proc/self/ns/net"), "pid": os.getpid(),
-           "chaos": os.environ.get("NIXTEST_FLAKY_CHAOS")}, open(here / "seen.json", "w"))
+           "chaos": os.environ.get("NIXTEST_FLAKY_CHAOS")}, open(here / "seen.part", "w"))
+(here / "seen.part").rename(here / "seen.json")  # whole, when the test sees it
 pathlib.Path(os.environ["XDG_RUNTIME_DIR"], "vde1.ctl").mkdir()
 go = pathlib.Path(sys.argv[1])
 while not go.exists():
@@ -47,6 +50,18 @@ def seen(out: Path) -> list[dict[str, object]]:
     return [json.loads(p.read_text()) for p in sorted(out.glob("run-*/seen.json"))]
 
 
+@contextmanager
+def hunting(hunter: Hunter) -> Iterator[threading.Thread]:
+    """The hunt in a thread; ended (its stand-in runs killed) however the test ends."""
+    worker = threading.Thread(target=hunter.hunt)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        hunter.stop()
+        worker.join(120)
+
+
 def wait_for(check: object, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while not check():  # type: ignore[operator]
@@ -58,13 +73,12 @@ def test_runs_in_parallel_never_share_state_sockets_or_network(tmp_path: Path) -
     go = tmp_path / "go"
     hunter = Hunter(StandInLauncher(go), tmp_path / "out", runs=4, jobs=2,
                     plan=ChaosPlan(loss_percent=3, seed=10))
-    worker = threading.Thread(target=hunter.hunt)
-    worker.start()
-    wait_for(lambda: len(seen(tmp_path / "out")) == 2)
-    assert hunter.summary.running == 2
-    first_two = seen(tmp_path / "out")
-    go.touch()
-    worker.join(60)
+    with hunting(hunter) as worker:
+        wait_for(lambda: len(seen(tmp_path / "out")) == 2)
+        assert hunter.summary.running == 2
+        first_two = seen(tmp_path / "out")
+        go.touch()
+        worker.join(60)
 
     records = seen(tmp_path / "out")
     assert len(records) == 4
@@ -87,13 +101,12 @@ def test_until_fail_stops_early_and_ends_the_runs_in_progress(tmp_path: Path) ->
     go = tmp_path / "go"
     hunter = Hunter(StandInLauncher(go, status=1), tmp_path / "out", runs=10, jobs=2,
                     until_fail=True)
-    worker = threading.Thread(target=hunter.hunt)
-    worker.start()
-    wait_for(lambda: len(seen(tmp_path / "out")) == 2)
-    pids = [int(str(r["pid"])) for r in seen(tmp_path / "out")]
-    (go).touch()
-    worker.join(90)
-    assert not worker.is_alive()
+    with hunting(hunter) as worker:
+        wait_for(lambda: len(seen(tmp_path / "out")) == 2)
+        pids = [int(str(r["pid"])) for r in seen(tmp_path / "out")]
+        go.touch()
+        worker.join(90)
+        assert not worker.is_alive()
 
     summary = hunter.summary
     assert summary.stopped_early.startswith("--until-fail: run-00")
@@ -105,14 +118,12 @@ def test_until_fail_stops_early_and_ends_the_runs_in_progress(tmp_path: Path) ->
 
 def test_stop_ends_runs_that_would_never_end(tmp_path: Path) -> None:
     hunter = Hunter(StandInLauncher(tmp_path / "never"), tmp_path / "out", runs=3, jobs=2)
-    worker = threading.Thread(target=hunter.hunt)
-    worker.start()
-    wait_for(lambda: len(seen(tmp_path / "out")) == 2)
-    pids = [int(str(r["pid"])) for r in seen(tmp_path / "out")]
-    hunter.stop()
-    worker.join(90)
-
-    assert not worker.is_alive()
+    with hunting(hunter) as worker:
+        wait_for(lambda: len(seen(tmp_path / "out")) == 2)
+        pids = [int(str(r["pid"])) for r in seen(tmp_path / "out")]
+        hunter.stop()
+        worker.join(90)
+        assert not worker.is_alive()
     assert [o.cancelled for o in hunter.summary.outcomes] == [True, True]
     assert hunter.summary.finished == [] and hunter.summary.exit_status() == 1
     assert hunter.summary.stopped_early == "stopped by the user"

@@ -3,20 +3,17 @@ carried over between pauses or runs, `with` exits never taken for a new line, cl
 
 from __future__ import annotations
 
-import io
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import next_state
+from harness import machineless_driver, next_state
 
 from nixtest_tui.debugger import Action, ScriptRunner
 from nixtest_tui.debugger.recording import insert_recorded
 from nixtest_tui.driver import Driver
-from nixtest_tui.driver.config import DriverConfiguration
 from nixtest_tui.driver.events import ScriptStateChanged
-from nixtest_tui.driver.logger import CompositeLogger, TerminalLogger
 
 SCRIPT = textwrap.dedent("""\
     with subtest("block"):
@@ -30,11 +27,7 @@ SCRIPT = textwrap.dedent("""\
 
 @pytest.fixture
 def driver(tmp_path: Path) -> Iterator[Driver]:
-    script = tmp_path / "script.py"
-    script.write_text(SCRIPT)
-    config = DriverConfiguration(vms={}, test_script=script)
-    logger = CompositeLogger([TerminalLogger(io.StringIO(), colour=False)])
-    with Driver(config, tmp_path, logger, tmp_dir=tmp_path) as running:
+    with machineless_driver(tmp_path, SCRIPT) as running:
         yield running
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,10 @@ from textual.widgets import Input, TabbedContent
 
 from nixtest_tui.app import NixtestApp
 from nixtest_tui.widgets.inspector import HALF_BLOCK, ScreenImage, ScreenInspector, halfblock_strips
+from nixtest_tui.widgets.screen_viewer import ScreenViewer
 
 TTY_TEXT = r"tiny\s+test|login"
-
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
 
 def test_halfblocks_keep_upper_and_lower_pixels_apart() -> None:
@@ -32,7 +34,7 @@ async def test_screen_tab_shows_the_screen_its_text_and_regex_verdicts(
         network: NetworkFactory, tmp_path: Path) -> None:
     config = network("screen", script='screen.succeed("true")\n')
     app = NixtestApp(tui_session(config, tmp_path))
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(200, 50)) as pilot:
         await until(lambda: app.sub_title.startswith("idle"))
         await pilot.press("f5")
         await until(lambda: app.sub_title == "finished")
@@ -64,9 +66,28 @@ async def test_screen_tab_shows_the_screen_its_text_and_regex_verdicts(
         assert inspector.verdicts["raw"] is True
         assert set(inspector.verdicts) == {"raw", "positive", "negative"}
         await until(all_read)
+        # the words the regex matches are marked on the picture, and their letters written
+        await until(lambda: bool(image.matches))
+        drawn = "\n".join(strip.text for strip in image.strips())
+        assert any(image.words[i].text in drawn for i in image.matches)
+        folder = SCREENSHOTS if os.environ.get("NIXTEST_SAVE_SCREENSHOTS") else tmp_path
+        image.focus()
+        await pilot.pause()
+        app.save_screenshot("screen-pane.svg", str(folder))
+        await pilot.press("plus", "plus")
+        assert image.viewport.zoom == 2.0
+        assert "zoom 2×" in str(inspector.query_one("#inspector-status").render())
+        await pilot.press("0", "enter")
+        assert isinstance(app.screen, ScreenViewer)
+        assert app.screen.query_one(ScreenImage).matches == image.matches
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ScreenViewer)
+        regex.focus()
+        await until(all_read)  # the auto-refresh may have brought a new picture meanwhile
         regex.value = "no such text anywhere"
         await pilot.pause()
         assert list(inspector.verdicts.values()) == [False, False, False]
+        assert image.matches == set()
         assert "no match" in str(inspector.query_one("#inspector-verdicts").render())
         regex.value = "(unclosed"
         await pilot.pause()

@@ -46,6 +46,7 @@ def test_a_line_answers_with_stdout_and_status(machine: QemuMachine) -> None:
     # stdin is /dev/null: a line that reads it ends instead of eating the backdoor's channel
     assert shell.run("cat; echo done").stdout == b"done\n"
     assert machine.succeed("echo in-step") == "in-step\n"
+    assert machine.succeed("ls -a /tmp | grep -c nixtest-shell || true").strip() == "0"
 
 
 def test_cd_is_remembered_and_a_failed_cd_keeps_the_old_directory(machine: QemuMachine) -> None:

@@ -4,13 +4,11 @@ is cancelled with ctrl+c (the byte a terminal sends), and `echo ok` answers at o
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from pathlib import Path
 
 import pexpect
-from harness import COLUMNS, ROWS, Terminal
+from harness import Terminal, tui_in_a_terminal
 
 from nixtest_tui.guests.image import GuestImage
 from nixtest_tui.guests.netspec import MachineSpec, Topology
@@ -31,10 +29,8 @@ def test_shell_tab_answers_and_ctrl_c_kills_the_guest_command(
     topology = Topology((MachineSpec("shelly"),), global_timeout=3600)
     config = write_network(topology, tiny_image, accelerator, tmp_path / "net",
                            'shelly.succeed("true")\n')
-    env = dict(os.environ, TERM="xterm-256color", XDG_RUNTIME_DIR=str(tmp_path))
-    child = pexpect.spawn(sys.executable, ["-m", "nixtest_tui", "-c", str(config)],
-                          env=env, dimensions=(ROWS, COLUMNS), cwd=str(tmp_path))
-    terminal = Terminal(child)
+    terminal = tui_in_a_terminal(config, tmp_path)
+    child = terminal.child
     try:
         terminal.wait_for("F5 runs the script", seconds=60)
         child.send(F7)

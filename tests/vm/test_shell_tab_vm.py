@@ -5,6 +5,7 @@ answers, a `cd` is remembered, up recalls the history, Escape leaves for the scr
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from conftest import NetworkFactory, tui_session, until
@@ -50,7 +51,7 @@ async def test_a_shell_per_machine_in_the_tui(network: NetworkFactory, tmp_path:
         await until(lambda: shell.running is None and "\n/etc\n" in transcript(shell))
 
         await pilot.press(*"echo started; sleep 100", "enter")
-        await until(lambda: "started" in transcript(shell))
+        await until(lambda: "\nstarted" in transcript(shell))  # its output, not the line
         assert shell.running == "echo started; sleep 100"
         await pilot.press("ctrl+c")
         await until(lambda: shell.running is None, seconds=30)
@@ -81,6 +82,11 @@ async def test_a_shell_per_machine_in_the_tui(network: NetworkFactory, tmp_path:
         folder = SCREENSHOTS if os.environ.get("NIXTEST_SAVE_SCREENSHOTS") else tmp_path
         app.save_screenshot("shell.svg", str(folder))
         assert (folder / "shell.svg").stat().st_size > 0
+        # quitting while a line runs: the machines go down and the line ends with them
+        await pilot.press(*"sleep 100", "enter")
+        await until(lambda: shell.running == "sleep 100")
         await pilot.press("escape")
         assert isinstance(app.focused, ScriptPane)
+        quit_pressed = time.monotonic()
         await pilot.press("q")
+    assert time.monotonic() - quit_pressed < 60
