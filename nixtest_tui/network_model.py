@@ -23,7 +23,7 @@ from nixtest_tui.driver.events import Event, LinkChanged, MachineStateChanged
 USER_INTERFACE = "eth0"
 USER_IPV4 = "10.0.2.15"  # QEMU user networking's fixed guest address
 USER_MAC = "52:54:00:12:34:56"  # QEMU's default for a NIC given no MAC, as in the start scripts
-BLOCKABLE_NIC = 1  # upstream's block() hard-codes virtio-net-pci.1: the first VLAN NIC only
+BLOCKABLE_NIC = 1  # upstream's block() hard-codes virtio-net-pci.1: the first VLAN NIC
 
 _DEVICE = re.compile(r"-device\s+virtio-net-pci,([^\s\"']*)")
 _NETDEV = re.compile(r"-netdev\s+vde,([^\s]*?)sock=\"?\$\{?QEMU_VDE_SOCKET_(\d+)")
@@ -73,14 +73,19 @@ class MachineNode:
     assumed: bool = False  # membership guessed from the configuration's `vlans`
     restricted: bool = True  # user-mode NIC with restrict=on (no way out of the host)
     state: str = "off"
-    blocked: bool = False
+    blocked_nics: set[int] = field(default_factory=set)
+
+    @property
+    def blocked(self) -> bool:
+        """Whether the first VLAN NIC (upstream's block()) is unplugged."""
+        return BLOCKABLE_NIC in self.blocked_nics
 
     @property
     def state_label(self) -> str:
         return STATE_LABELS.get(self.state, self.state)
 
     def link(self, nic: Nic) -> str:
-        return "blocked" if self.blocked and nic.index == BLOCKABLE_NIC else "up"
+        return "blocked" if nic.index in self.blocked_nics else "up"
 
 
 @dataclass(frozen=True)
@@ -194,10 +199,14 @@ class NetworkModel:
             machine = self.machines[event.machine]
             machine.state = event.state
             if event.state in ("starting", "exited"):
-                machine.blocked = False  # a new QEMU process starts with its links up
+                machine.blocked_nics.clear()  # a new QEMU process starts with its links up
             return True
         if isinstance(event, LinkChanged) and event.machine in self.machines:
-            self.machines[event.machine].blocked = event.blocked
+            nics = self.machines[event.machine].blocked_nics
+            if event.blocked:
+                nics.add(event.nic)
+            else:
+                nics.discard(event.nic)
             return True
         return False
 

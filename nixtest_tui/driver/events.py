@@ -164,6 +164,7 @@ class VLanChanged(Event):
 class LinkChanged(Event):
     machine: str
     blocked: bool
+    nic: int = 1  # QEMU's virtio-net-pci.<nic>: 1 is the first VLAN NIC (upstream's block())
 
 
 Filter = Callable[[Event], bool]

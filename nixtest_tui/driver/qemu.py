@@ -356,12 +356,16 @@ class QemuMachine(ConsoleMixin, UnsupportedMixin, BaseMachine):
 
     def block(self) -> None:
         """Unplug the first VLAN NIC (upstream hard-codes virtio-net-pci.1)."""
-        self.send_monitor_command("set_link virtio-net-pci.1 off")
-        self.bus.publish(LinkChanged(machine=self.name, blocked=True))
+        self.set_nic_link(1, up=False)
 
     def unblock(self) -> None:
-        self.send_monitor_command("set_link virtio-net-pci.1 on")
-        self.bus.publish(LinkChanged(machine=self.name, blocked=False))
+        self.set_nic_link(1, up=True)
+
+    def set_nic_link(self, nic: int, up: bool) -> None:
+        """Plug or unplug VLAN NIC `nic` (the guest's eth<nic>): the TUI's `b` on any VLAN's
+        row; block()/unblock() are this for NIC 1."""
+        self.send_monitor_command(f"set_link virtio-net-pci.{nic} {'on' if up else 'off'}")
+        self.bus.publish(LinkChanged(machine=self.name, blocked=not up, nic=nic))
 
     def forward_port(self, host_port: int = 8080, guest_port: int = 80) -> None:
         self.send_monitor_command(f"hostfwd_add tcp::{host_port}-:{guest_port}")

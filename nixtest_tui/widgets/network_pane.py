@@ -64,7 +64,7 @@ class TopologyPanel(DataTable[Text]):
     """| Key | Action |
     | --- | --- |
     | `enter` | on a VLAN's header row: fold or unfold its machines |
-    | `b` | block/unblock the selected row's link: only a first VLAN NIC (upstream's `block()`) |
+    | `b` | block/unblock the selected row's link (that VLAN's NIC; NIC 1 is upstream's `block()`) |
     | `p` | ping from the selected machine to every other member of the row's VLAN |
     """
 
@@ -156,25 +156,21 @@ class TopologyPanel(DataTable[Text]):
         if node.kind == "container":
             self.notify(f"{name} is a container: block() needs a QEMU NIC", severity="warning")
             return
-        if not any(nic.index == BLOCKABLE_NIC for nic in node.nics):
-            self.notify(f"{name} has no VLAN NIC to block")
-            return
         vlan = self.selected[1]
-        first = next(nic for nic in node.nics if nic.index == BLOCKABLE_NIC)
-        if first.vlan != vlan:  # b acts on the row selected, never on another link
-            self.notify(f"{name}'s link on vlan {vlan} cannot be blocked: block() (upstream's) "
-                        f"unplugs only the first VLAN NIC, {first.interface} on vlan "
-                        f"{first.vlan}; select that row to block it", severity="warning")
+        nic = next((n for n in node.nics if n.vlan == vlan and n.index >= BLOCKABLE_NIC), None)
+        if nic is None:
+            self.notify(f"{name} has no VLAN NIC on vlan {vlan} to block")
             return
-        self.set_link(name, block=not node.blocked)
+        # b acts on the row selected: that VLAN's NIC, whichever it is
+        self.set_link(name, nic.index, block=node.link(nic) != "blocked")
 
     @work(thread=True, group="topology-link", exit_on_error=False)
-    def set_link(self, name: str, block: bool) -> None:
+    def set_link(self, name: str, nic: int, block: bool) -> None:
         try:
             machine = self._machine(name)
             if not isinstance(machine, QemuMachine):
                 raise TypeError("only QEMU machines have links to block")
-            machine.block() if block else machine.unblock()
+            machine.set_nic_link(nic, up=not block)
         except Exception as exc:
             self.app.call_from_thread(self.notify, f"{name}: {exc}", severity="error")
 

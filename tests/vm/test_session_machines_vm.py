@@ -1,6 +1,7 @@
 """Machine keys in the TUI act on what the user selected and finish what they start:
 `s` after `K` brings the machine up (backdoor connected) without the script touching it,
-and `b` on a machine's second-VLAN row never blocks its first-VLAN link. One tiny guest."""
+and `b` on a machine's second-VLAN row unplugs that link, not the first-VLAN one (the guest
+sees it: carrier 0 on eth2, 1 on eth1). One tiny guest."""
 
 from __future__ import annotations
 
@@ -41,11 +42,16 @@ async def test_start_connects_and_block_acts_on_the_selected_row(
         topology.focus()
         topology.select_machine("client", 2)
         assert topology.selected == ("client", 2)
-        await pilot.press("b")  # eth2 on vlan 2: refused, nothing blocked
-        topology.select_machine("client", 1)
-        await pilot.press("b")  # eth1 on vlan 1: blocked
-        await until(lambda: topology.model.machines["client"].blocked, 60)
+        await pilot.press("b")  # eth2 on vlan 2: that link, and only that one
+        node = topology.model.machines["client"]
+        await until(lambda: node.blocked_nics == {2}, 60)
         links = [e for e in app.session.bus.history() if isinstance(e, LinkChanged)]
-        assert [(e.machine, e.blocked) for e in links] == [("client", True)]
+        assert [(e.machine, e.blocked, e.nic) for e in links] == [("client", True, 2)]
+        client = app.session.driver.machines[0]
+        carrier = "cat /sys/class/net/eth1/carrier /sys/class/net/eth2/carrier"
+        assert client.succeed(carrier).split() == ["1", "0"]
+        await pilot.press("b")  # again: plugged back
+        await until(lambda: not node.blocked_nics, 60)
+        assert client.succeed(carrier).split() == ["1", "1"]
         await pilot.press("ctrl+q")
     assert not app.session.opened

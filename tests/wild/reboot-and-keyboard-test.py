@@ -8,6 +8,8 @@ kiosk.start(allow_reboot=True)
 kiosk.wait_for_unit("multi-user.target")
 first_boot = kiosk.succeed("cat /proc/sys/kernel/random/boot_id").strip()
 
+kiosk.succeed("dmesg -n 1")  # kernel messages would land in the middle of what is typed
+
 with subtest("log in on tty1 with the keyboard"):
     kiosk.wait_until_succeeds("ps | grep -q '[g]etty 38400 tty1'", timeout=timedelta(seconds=30))
     kiosk.send_chars("root\n")
