@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -245,6 +244,3 @@ def run_tui(session: Session) -> int:
     finally:
         session.close()  # whatever happened to the UI, the machines go down
 
-
-def default_out_dir() -> Path:
-    return Path.cwd()

@@ -282,11 +282,6 @@ class ScriptRunner:
     def remove_breakpoint(self, line: int) -> None:
         self.breakpoints.pop(line, None)
 
-    def set_breakpoint_enabled(self, line: int, enabled: bool) -> None:
-        if line in self.breakpoints:
-            self.breakpoints[line].enabled = enabled
-            self._tracer.arm()
-
     # -- evaluation ------------------------------------------------------------------------------
 
     def evaluate(self, source: str, timeout: float | None = None) -> EvalResult:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pyte
 import pytest
+from conftest import until
 from rich.color import Color
 from rich.style import Style
 from textual.app import App, ComposeResult
@@ -132,13 +133,6 @@ def style_of(strip: Strip, text: str) -> Style:
 async def settle(pilot: Pilot[None], console: SerialConsole) -> None:
     console.flush()
     await pilot.pause()
-
-
-async def until(pilot: Pilot[None], predicate: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached before the timeout"
-        await pilot.pause(0.02)
 
 
 def flood(size: int, seed: int = 7) -> Iterator[bytes]:
@@ -389,7 +383,7 @@ async def test_flood_is_parsed_in_slices_and_keys_get_through() -> None:
             console.feed(chunk)
         await pilot.press("x")
         assert app.probes and app.probes[0] > 0, "the key waited for the whole flood"
-        await until(pilot, lambda: console.pending_bytes == 0, timeout=25)
+        await until(lambda: console.pending_bytes == 0, seconds=25)
         await pilot.pause(0.1)
         assert console.skipped_bytes == 0
         assert console.plain_text(last=1) == "END OF FLOOD"
@@ -400,12 +394,12 @@ async def test_flood_is_parsed_in_slices_and_keys_get_through() -> None:
 async def test_backlog_is_bounded_by_skipping_the_oldest_bytes() -> None:
     console = SerialConsole("server")
     console.MAX_BACKLOG = 256 * 1024
-    async with ConsoleApp(console).run_test(size=SIZE) as pilot:
+    async with ConsoleApp(console).run_test(size=SIZE):
         for chunk in flood(2_000_000, seed=9):
             console.feed(chunk)
             assert console.pending_bytes <= console.MAX_BACKLOG + 200
         assert console.skipped_bytes > 1_000_000
-        await until(pilot, lambda: console.pending_bytes == 0)
+        await until(lambda: console.pending_bytes == 0)
         text = console.plain_text()
         assert "bytes skipped to catch up" in text
         assert text.endswith("END OF FLOOD")
@@ -488,7 +482,7 @@ async def test_input_mode_sends_keys_off_the_ui_thread() -> None:
         assert console.input_mode and console.has_class("-input")
         assert "INPUT" in str(console.border_title)
         await pilot.press(*keys)
-        await until(pilot, lambda: b"".join(message.data for message in sent) == expected)
+        await until(lambda: b"".join(message.data for message in sent) == expected)
         assert recorder.received() == expected
         assert threading.get_ident() not in recorder.threads
         assert not console.has_class("-searching"), "keys in input mode must not run bindings"
@@ -564,9 +558,9 @@ async def test_a_failing_send_is_reported_and_typing_goes_on() -> None:
     app = ConsoleApp(console)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("i", "a")
-        await until(pilot, lambda: any("QEMU has exited" in notice for notice in app.notices))
+        await until(lambda: any("QEMU has exited" in notice for notice in app.notices))
         await pilot.press("b")
-        await until(pilot, lambda: calls == [b"a", b"b"])
+        await until(lambda: calls == [b"a", b"b"])
         assert console.input_mode
 
 

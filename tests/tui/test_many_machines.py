@@ -4,12 +4,11 @@ start scripts never booted (machines boot lazily), so nothing here needs QEMU.""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import until
 from textual.pilot import Pilot
 from textual.widgets import Input, TabbedContent
 
@@ -51,13 +50,6 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> NixtestApp:
     runtime.mkdir()
     return NixtestApp(Session(config, tmp_path, tmp_dir=runtime))
 
-
-async def until(check: Callable[[], bool], seconds: float = 30) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 async def ready(pilot: Pilot[Any]) -> None:

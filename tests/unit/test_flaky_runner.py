@@ -7,10 +7,11 @@ import json
 import os
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from conftest import wait_until
 
 from nixtest_tui.flaky.chaos import ChaosPlan
 from nixtest_tui.flaky.launch import HeadlessLauncher, RunSlot, private_network_prefix
@@ -62,19 +63,13 @@ def hunting(hunter: Hunter) -> Iterator[threading.Thread]:
         worker.join(120)
 
 
-def wait_for(check: object, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
-
 
 def test_runs_in_parallel_never_share_state_sockets_or_network(tmp_path: Path) -> None:
     go = tmp_path / "go"
     hunter = Hunter(StandInLauncher(go), tmp_path / "out", runs=4, jobs=2,
                     plan=ChaosPlan(loss_percent=3, seed=10))
     with hunting(hunter) as worker:
-        wait_for(lambda: len(seen(tmp_path / "out")) == 2)
+        wait_until(lambda: len(seen(tmp_path / "out")) == 2)
         assert hunter.summary.running == 2
         first_two = seen(tmp_path / "out")
         go.touch()
@@ -102,7 +97,7 @@ def test_until_fail_stops_early_and_ends_the_runs_in_progress(tmp_path: Path) ->
     hunter = Hunter(StandInLauncher(go, status=1), tmp_path / "out", runs=10, jobs=2,
                     until_fail=True)
     with hunting(hunter) as worker:
-        wait_for(lambda: len(seen(tmp_path / "out")) == 2)
+        wait_until(lambda: len(seen(tmp_path / "out")) == 2)
         pids = [int(str(r["pid"])) for r in seen(tmp_path / "out")]
         go.touch()
         worker.join(90)
@@ -119,7 +114,7 @@ def test_until_fail_stops_early_and_ends_the_runs_in_progress(tmp_path: Path) ->
 def test_stop_ends_runs_that_would_never_end(tmp_path: Path) -> None:
     hunter = Hunter(StandInLauncher(tmp_path / "never"), tmp_path / "out", runs=3, jobs=2)
     with hunting(hunter) as worker:
-        wait_for(lambda: len(seen(tmp_path / "out")) == 2)
+        wait_until(lambda: len(seen(tmp_path / "out")) == 2)
         pids = [int(str(r["pid"])) for r in seen(tmp_path / "out")]
         hunter.stop()
         worker.join(90)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_until
 
 from nixtest_tui.driver.config import machine_name_from
 from nixtest_tui.driver.errors import MachineError
@@ -34,23 +35,16 @@ from nixtest_tui.network_model import parse_container_nics
 from nixtest_tui.run_nspawn import host_link_name, parse_args, prepare_root
 
 
-def wait_for(check: object, seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)
-
-
 def test_notify_socket_reports_ready_and_leader_and_keeps_draining(tmp_path: Path) -> None:
     readiness = Readiness()
     notify = NotifySocket(tmp_path / "c1-nspawn.sock", readiness)
     peer = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     try:
         peer.sendto(b"STATUS=Container running.\nX_NSPAWN_LEADER_PID=4242", str(notify.path))
-        wait_for(lambda: readiness.leader_pid == 4242)
+        wait_until(lambda: readiness.leader_pid == 4242)
         assert not readiness.complete  # the leader alone is not readiness
         peer.sendto(b"READY=1\n", str(notify.path))
-        wait_for(lambda: readiness.complete)
+        wait_until(lambda: readiness.complete)
         # PID 1 repeats READY=1 on every daemon-reexec: far more datagrams than a socket
         # buffer holds must go through without the sender ever blocking
         peer.setblocking(False)
@@ -74,7 +68,7 @@ def test_output_drain_takes_the_older_stdout_readiness_markers() -> None:
     """`systemd-nspawn's PID is N` then `Startup finished in`: the leader is N's only child."""
     parent = subprocess.Popen(["sh", "-c", "sleep 30 & wait"])
     try:
-        wait_for(lambda: Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
+        wait_until(lambda: Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
                  .read_text().strip() != "")
         child = int(Path(f"/proc/{parent.pid}/task/{parent.pid}/children").read_text())
         read_end, write_end = os.pipe()
@@ -257,7 +251,7 @@ def test_wrapper_kills_a_container_that_ignores_the_stop(tmp_path: Path) -> None
         assert wrapper.stdout is not None
         assert wrapper.stdout.readline().startswith("systemd-nspawn's PID is ")
         assert os.path.ismount(root)
-        wait_for(armed.exists)
+        wait_until(armed.exists)
         wrapper.terminate()
         wrapper.wait(30)
     finally:

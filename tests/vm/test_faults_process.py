@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import NetworkFactory, processes_of_this_session
+from conftest import NetworkFactory, processes_of_this_session, wait_until
 from harness import COLUMNS, F5, HANGING, ROWS, Terminal
 
 from nixtest_tui.driver.stateroot import StateRoot
@@ -27,12 +27,6 @@ pytestmark = pytest.mark.vm
 def ours(root: Path) -> list[str]:
     return [p for p in processes_of_this_session() if str(root) in p]
 
-
-def wait_for(condition: object, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def wait_for_line(process: subprocess.Popen[str], needle: str, seconds: float) -> None:
@@ -59,15 +53,15 @@ def test_sigkilled_driver_leaves_no_process_and_nothing_that_breaks_the_next_run
     runtime = tmp_path / "runtime"
     driver = driver_process(runtime, "-c", str(config.source), "-o", str(tmp_path))
     try:
-        wait_for(lambda: (runtime / "vm-state-alice" / "shell").exists(), 120, "QEMU")
-        wait_for(lambda: len(ours(runtime)) >= 2, 30, "QEMU and vde_switch")
+        wait_until(lambda: (runtime / "vm-state-alice" / "shell").exists(), 120, "QEMU")
+        wait_until(lambda: len(ours(runtime)) >= 2, 30, "QEMU and vde_switch")
         wait_for_line(driver, "must succeed: sleep 600", 120)  # inside the guest command
         driver.send_signal(signal.SIGKILL)
         driver.communicate(timeout=30)
     finally:
         if driver.poll() is None:
             driver.kill()
-    wait_for(lambda: ours(runtime) == [], 10, "the children of a SIGKILLed driver to die")
+    wait_until(lambda: ours(runtime) == [], 10, "the children of a SIGKILLed driver to die")
     # what the dead driver left is no obstacle: the lock died with it, the stale switch socket
     # directory is replaced
     root = StateRoot(runtime)
@@ -138,10 +132,10 @@ def test_tui_hung_up_while_machines_run_tears_down(network: NetworkFactory,
                           env=env, dimensions=(ROWS, COLUMNS), cwd=str(tmp_path))
     terminal = Terminal(child)
     try:
-        terminal.wait_for("F5 runs the script")
+        terminal.wait_until("F5 runs the script")
         child.send(F5)
-        wait_for(lambda: any("qemu-system" in p for p in ours(runtime)), 120, "QEMU")
-        terminal.wait_for("sleep 600", seconds=120)
+        wait_until(lambda: any("qemu-system" in p for p in ours(runtime)), 120, "QEMU")
+        terminal.wait_until("sleep 600", seconds=120)
         assert ours(runtime), "nothing was running when the terminal went away"
         child.kill(signal.SIGHUP)  # what the terminal sends when its window is closed
         deadline = time.monotonic() + 60
@@ -154,7 +148,7 @@ def test_tui_hung_up_while_machines_run_tears_down(network: NetworkFactory,
         assert child.wait() == 128 + signal.SIGHUP
     finally:
         child.close(force=True)
-    wait_for(lambda: not ours(runtime), 10, "QEMU and vde_switch to go")
+    wait_until(lambda: not ours(runtime), 10, "QEMU and vde_switch to go")
     # a switch that died with its parent (PR_SET_PDEATHSIG) leaves its socket directory;
     # only the driver's own teardown removes it
     assert not list(runtime.glob("vde*.ctl")), "the switch was not stopped cleanly"
