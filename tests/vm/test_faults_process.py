@@ -132,10 +132,10 @@ def test_tui_hung_up_while_machines_run_tears_down(network: NetworkFactory,
                           env=env, dimensions=(ROWS, COLUMNS), cwd=str(tmp_path))
     terminal = Terminal(child)
     try:
-        terminal.wait_until("F5 runs the script")
+        terminal.wait_for("F5 runs the script")
         child.send(F5)
         wait_until(lambda: any("qemu-system" in p for p in ours(runtime)), 120, "QEMU")
-        terminal.wait_until("sleep 600", seconds=120)
+        terminal.wait_for("sleep 600", seconds=120)
         assert ours(runtime), "nothing was running when the terminal went away"
         child.kill(signal.SIGHUP)  # what the terminal sends when its window is closed
         deadline = time.monotonic() + 60
