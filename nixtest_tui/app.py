@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -127,11 +128,11 @@ class NixtestApp(FocusModel, ScriptControls):
 
     def _session_ready(self) -> None:
         self.sub_title = "idle: F5 runs the script, b sets a breakpoint"
-        self.bridge()
+        self.bridge(asyncio.get_running_loop())
 
     @work(thread=True, group="bridge", exit_on_error=False)
-    def bridge(self) -> None:
-        pump(self, self.session.bus, self._deliver)
+    def bridge(self, loop: asyncio.AbstractEventLoop) -> None:
+        pump(loop, self.session.bus, self._deliver)
 
     def _deliver(self, serial: dict[str, bytes], events: list[Event]) -> None:
         if not self.query(ScriptPane):
@@ -238,9 +239,24 @@ class NixtestApp(FocusModel, ScriptControls):
 
 
 def run_tui(session: Session) -> int:
+    """The TUI until it quits; SIGHUP (a closed terminal) and SIGTERM end it with 128+N."""
     screen_pixels.detect()  # asks the terminal, which only works before the app takes it over
+    app = NixtestApp(session)
+
+    def hang_up(signum: int, _frame: object) -> None:
+        # Stop the machines first: that also ends a script thread blocked in a machine call,
+        # which the UI would wait for. Then leave the app's loop the ordinary way (raising
+        # here would leave Textual's input and writer threads running, and the process with
+        # them); the handler runs on the loop's own thread.
+        session.close()
+        asyncio.get_running_loop().call_soon_threadsafe(app.exit, None, 128 + signum)
+
+    previous = {s: signal.signal(s, hang_up) for s in (signal.SIGHUP, signal.SIGTERM)}
     try:
-        return NixtestApp(session).run() or 0
+        result = app.run()
+        return app.return_code or result or 0
     finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         session.close()  # whatever happened to the UI, the machines go down
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -77,21 +76,7 @@ def cmd_open(args: argparse.Namespace) -> int:
     keep = bool(args.keep_machine_state or args.keep_vm_state)
     session = Session(config, args.output_directory, keep)
 
-    def hang_up(signum: int, _frame: object) -> None:
-        # A closed terminal (SIGHUP) or SIGTERM: stop the machines and switches first (that
-        # also ends a script thread blocked in a machine call, which the UI would wait for),
-        # then leave the UI.
-        session.close()
-        raise SystemExit(128 + signum)
-
-    previous = {s: signal.signal(s, hang_up) for s in (signal.SIGHUP, signal.SIGTERM)}
-    try:
-        return run_tui(session)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    return run_tui(session)
 
 
 def _prepare_project(args: argparse.Namespace) -> None:

@@ -90,9 +90,19 @@ def run_in_thread(shell: ShellSession, line: str) -> tuple[threading.Thread, lis
                                                             threading.Event]:
     results: list[LineResult] = []
     spoke = threading.Event()
-    thread = threading.Thread(target=lambda: results.append(
-        shell.run(line, lambda out, _err: spoke.set())))
+
+    def run() -> None:
+        try:
+            results.append(shell.run(line, lambda out, _err: spoke.set()))
+        except BaseException as exc:  # the assertion on `results` shows what went wrong
+            errors.append(exc)
+            spoke.set()
+            raise
+
+    errors: list[BaseException] = []
+    thread = threading.Thread(target=run)
     thread.start()
+    thread.errors = errors  # type: ignore[attr-defined]
     return thread, results, spoke
 
 
@@ -112,6 +122,7 @@ def test_cancel_kills_the_guest_command_and_the_channel_stays_in_step(
     shell.cancel()
     thread.join(30)
     assert not thread.is_alive()
+    assert len(results) == 1, f"the line raised {getattr(thread, 'errors', None)!r}"
     [result] = results
     assert result.cancelled and result.status == CANCELLED_STATUS
     assert result.stdout == b"started\n"
