@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import until
+from conftest import until, wait_until
 
 from nixtest_tui.app import NixtestApp
 from nixtest_tui.driver.config import DriverConfiguration, MachineConfig
@@ -61,8 +61,6 @@ async def test_ending_a_pilot_session_stops_the_machines(tmp_path: Path) -> None
     app = blocked_app(tmp_path)
     async with app.run_test(size=(120, 40)):
         process = await start_and_block(app)
-    deadline = time.monotonic() + QUIT_BOUND
-    while process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert process.poll() is not None, "the machine's process outlived the Pilot session"
+    wait_until(lambda: process.poll() is not None, QUIT_BOUND,
+               "the end of the machine's process after the Pilot session")
     assert not app.session.opened

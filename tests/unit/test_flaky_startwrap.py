@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import wait_until
 
 from nixtest_tui.flaky.chaos import PLAN_VARIABLE, ChaosPlan, wrap_configuration
 
@@ -36,11 +37,6 @@ def state_of(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
-def poll(check: object, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -49,11 +45,16 @@ def switch(tmp_path: Path) -> Iterator[Path]:
     sock = tmp_path / "vde1.ctl"
     process = subprocess.Popen(["vde_switch", "--sock", str(sock), "--hub"],
                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
-    poll(lambda: (sock / "ctl").exists())
+    wait_until(lambda: (sock / "ctl").exists())
     yield sock
     assert process.stdin is not None
     process.stdin.close()
     process.wait(10)
+
+
+def starving(pid: int) -> bool:
+    """Whether the cpu-starve helper runs beside the machine."""
+    return any("nixtest_tui.flaky.starve" in c for _, c in children_of(pid))
 
 
 def start_machine(tmp_path: Path, plan: ChaosPlan, switch: Path) -> subprocess.Popen[bytes]:
@@ -81,7 +82,7 @@ def test_net_chaos_puts_a_hub_and_wirefilter_between_machine_and_switch(
     machine = start_machine(tmp_path, ChaosPlan(delay_ms=30, jitter_ms=10, loss_percent=5,
                                                 seed=3), switch)
     try:
-        poll(lambda: (tmp_path / "sock").exists() and (tmp_path / "sock").stat().st_size)
+        wait_until(lambda: (tmp_path / "sock").exists() and (tmp_path / "sock").stat().st_size)
         given = Path(json.loads((tmp_path / "sock").read_text()))
         assert given == tmp_path / "state" / "chaos-vde1.ctl" and (given / "ctl").exists()
         helpers = [cmd for _, cmd in children_of(machine.pid)]
@@ -90,31 +91,31 @@ def test_net_chaos_puts_a_hub_and_wirefilter_between_machine_and_switch(
     finally:
         machine.kill()
         machine.wait()
-    poll(lambda: not children_of(machine.pid))
+    wait_until(lambda: not children_of(machine.pid))
 
 
 def test_cpu_starvation_stops_and_continues_the_machine_and_ends_with_it(
         tmp_path: Path, switch: Path) -> None:
     machine = start_machine(tmp_path, ChaosPlan(cpu_share={"m": 20.0}, seed=1), switch)
     try:
-        poll(lambda: any("nixtest_tui.flaky.starve" in c for _, c in children_of(machine.pid)))
-        poll(lambda: state_of(machine.pid) == "T")  # stopped 80 % of the time
-        poll(lambda: state_of(machine.pid) in "SR")  # and running again
+        wait_until(lambda: starving(machine.pid))
+        wait_until(lambda: state_of(machine.pid) == "T")  # stopped 80 % of the time
+        wait_until(lambda: state_of(machine.pid) in "SR")  # and running again
     finally:
         machine.kill()
         machine.wait()
-    poll(lambda: not children_of(machine.pid))
+    wait_until(lambda: not children_of(machine.pid))
 
 
 def test_a_stopped_machine_is_continued_when_the_helper_is_told_to_end(
         tmp_path: Path, switch: Path) -> None:
     machine = start_machine(tmp_path, ChaosPlan(cpu_share={"m": 5.0}, seed=2), switch)
     try:
-        poll(lambda: any("nixtest_tui.flaky.starve" in c for _, c in children_of(machine.pid)))
+        wait_until(lambda: starving(machine.pid))
         helper = next(pid for pid, c in children_of(machine.pid) if "flaky.starve" in c)
-        poll(lambda: state_of(machine.pid) == "T")
+        wait_until(lambda: state_of(machine.pid) == "T")
         os.kill(helper, signal.SIGTERM)
-        poll(lambda: not Path(f"/proc/{helper}").exists() or state_of(helper) == "Z")
+        wait_until(lambda: not Path(f"/proc/{helper}").exists() or state_of(helper) == "Z")
         window = time.monotonic() + 0.5  # five starve cycles: nothing stops the machine now
         seen = set()
         while time.monotonic() < window:
