@@ -185,11 +185,7 @@ class NspawnMachine(_ContainerLimits, UnsupportedMixin, BaseMachine):
         boot): stop it and say what it printed, instead of waiting for ever."""
         process = self.process
         status = terminate(process) if process is not None else None
-        if self._output is not None:
-            self._output.join(2)
-        output = self._output.text() if self._output is not None else ""
-        self._teardown()
-        self._state("exited", status, "the container did not become ready")
+        output = self._end_start(status, "the container did not become ready")
         raise MachineError(
             f"{self.name}: the container did not become ready within {waited:.0f} s "
             "(NIXTEST_BACKDOOR_TIMEOUT sets the bound); it was stopped. What systemd-nspawn "
@@ -197,13 +193,18 @@ class NspawnMachine(_ContainerLimits, UnsupportedMixin, BaseMachine):
 
     def _fail_start(self, process: subprocess.Popen[bytes] | None) -> NoReturn:
         status = process.returncode if process is not None else None
+        output = self._end_start(status, "the container did not start")
+        raise MachineError(f"systemd-nspawn process exited unexpectedly (exit code {status}) "
+                           f"before {self.name} was ready; its output:\n{output}")
+
+    def _end_start(self, status: int | None, why: str) -> str:
+        """Tear a failed start down; returns what the wrapper printed."""
         if self._output is not None:
             self._output.join(2)
         output = self._output.text() if self._output is not None else ""
         self._teardown()
-        self._state("exited", status, "the container did not start")
-        raise MachineError(f"systemd-nspawn process exited unexpectedly (exit code {status}) "
-                           f"before {self.name} was ready; its output:\n{output}")
+        self._state("exited", status, why)
+        return output
 
     # -- commands ------------------------------------------------------------------------------
 
