@@ -10,8 +10,7 @@ reply comes back in one stream:
 * Nothing but `#<status>` when the command wrote nothing to stdout. That case costs the guest
   no process beyond `bash -c`: a builtin `read` of one byte finds the pipe empty, and with
   `lastpipe` the reader runs in the backdoor shell itself, not in a fork.
-* Otherwise `=<hex>:` is stdout's first character (what the probe consumed: one to four bytes
-  in a UTF-8 locale), its bytes in hex, then the rest as
+* Otherwise `=<hex>:` is stdout's first byte (what the probe consumed), in hex, then the rest as
   base64, cut into windows of exactly `WINDOW` characters that each end in `.` and wait for
   the host's `+` before the next is written; `$` ends the data. Why windows: QEMU's
   virtconsole silently drops guest output while the host's socket buffer (~100 KB) is full,
@@ -95,11 +94,10 @@ def session_setup(nonce: str = "0") -> bytes:
     functions = (
         f"__nt_pre={shlex.quote(_EXIT_TRAP)}; "
         # the reader: a probe byte (builtin, so an empty stdout costs no process), then base64
-        # in the shell's own locale, so that an empty stdout costs not even a setlocale();
-        # the character it read is sent as its bytes in hex, counted in the C locale
-        "__nt_rd() { local c h= i; IFS= read -r -d '' -n 1 c || return 0; local LC_ALL=C; "
-        "for ((i = 0; i < ${#c}; i++)); do printf -v h '%s%02x' \"$h\" \"'${c:i:1}\"; done; "
-        "base64 -w 0 | __nt_win \"=${h:-00}:\"; }; "
+        # in the C locale: one byte, whatever it is (in a UTF-8 locale `read -n 1` can take
+        # several bytes of an invalid sequence and keep fewer of them)
+        "__nt_rd() { local LC_ALL=C c h; IFS= read -r -d '' -n 1 c || return 0; "
+        "printf -v h '%02x' \"'$c\"; base64 -w 0 | __nt_win \"=$h:\"; }; "
         # windows of WINDOW characters, each waiting for the host's go-ahead on fd 18. Only
         # `read -N` touches that pipe: it reads ahead, so no other reader may share it. The
         # probe's byte ($1) goes out with the first write, one wake-up of the host fewer.
