@@ -13,6 +13,7 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from nixtest_tui.controls import ScriptControls
+from nixtest_tui.debugger import ScriptRunner
 from nixtest_tui.driver.events import Event, MachineStateChanged
 from nixtest_tui.driver.nspawn import NspawnMachine
 from nixtest_tui.driver.qemu import QemuMachine
@@ -20,6 +21,7 @@ from nixtest_tui.keys import GLOBAL_BINDINGS, LETTER_BINDINGS, FocusModel
 from nixtest_tui.network_model import NetworkModel
 from nixtest_tui.session import Session
 from nixtest_tui.widgets import screen_pixels
+from nixtest_tui.widgets.breakpoints import BreakpointsPane
 from nixtest_tui.widgets.commands import NixtestCommands
 from nixtest_tui.widgets.console import SerialConsole
 from nixtest_tui.widgets.console_deck import ConsoleDeck
@@ -33,8 +35,14 @@ from nixtest_tui.widgets.network_pane import TopologyPanel
 from nixtest_tui.widgets.repl import ReplPane
 from nixtest_tui.widgets.script_pane import ScriptPane
 from nixtest_tui.widgets.shell import ShellDeck
+from nixtest_tui.widgets.stack import StackPane
 from nixtest_tui.widgets.subtests import SubtestList
+from nixtest_tui.widgets.variables import VariablesPane
 from nixtest_tui.widgets.waiting import WaitingStrip
+from nixtest_tui.widgets.watches import WatchesPane
+
+INSPECT_MIN_WIDTH = 140
+"""Below this many columns the inspect column starts hidden (F12 shows it)."""
 
 
 class NixtestApp(FocusModel, ScriptControls):
@@ -47,6 +55,7 @@ class NixtestApp(FocusModel, ScriptControls):
         Binding("f2", "pick_console", "Console"),
         Binding("f3", "split_consoles", "Split"),
         Binding("f7", "open_shell", "Shell"),
+        Binding("f12", "toggle_inspect", "Inspect"),
         Binding("f1", "show_help_panel", "Keys", show=False),
     ]
 
@@ -73,6 +82,8 @@ class NixtestApp(FocusModel, ScriptControls):
             with Vertical(id="main"):
                 yield ScriptPane(self.session.script_text)
                 yield FailureBar()
+            with Vertical(id="inspect"):  # pudb's right-hand column
+                yield from self._inspect_panes()
         yield WaitingStrip()
         with TabbedContent(id="bottom"):
             with TabPane("log", id="tab-log"):
@@ -90,6 +101,15 @@ class NixtestApp(FocusModel, ScriptControls):
             with TabPane("shell", id="tab-shell"):
                 yield ShellDeck([m.name for m in machines], self.session.machine)
         yield Footer()
+
+    def _inspect_panes(self) -> ComposeResult:
+        def runner() -> ScriptRunner | None:  # (a new one when the script is replaced)
+            return self.session.runner
+
+        yield VariablesPane(runner, id="variables")
+        yield StackPane(runner, id="stack")
+        yield WatchesPane(runner, id="watches")
+        yield BreakpointsPane(runner, id="breakpoints")
 
     @staticmethod
     def _row(name: str, network: NetworkModel) -> MachineRow:
@@ -117,6 +137,8 @@ class NixtestApp(FocusModel, ScriptControls):
 
     def on_mount(self) -> None:
         self.sub_title = "starting the VLANs..."
+        if self.size.width < INSPECT_MIN_WIDTH:
+            self.query_one("#inspect").display = False
         self.query_one(ScriptPane).focus()
         self.open_session()
         self.set_interval(0.25, self.sample_running_line)
@@ -142,7 +164,11 @@ class NixtestApp(FocusModel, ScriptControls):
         machines, waiting = self.query_one(MachineList), self.query_one(WaitingStrip)
         log, subtests = self.query_one(DriverLog), self.query_one(SubtestList)
         network, screen = self.query_one(TopologyPanel), self.query_one(ScreenInspector)
+        inspect = (self.query_one(VariablesPane), self.query_one(StackPane),
+                   self.query_one(WatchesPane), self.query_one(BreakpointsPane))
         for event in events:
+            for pane in inspect:
+                pane.handle(event)
             network.handle(event)
             screen.handle(event)
             machines.handle(event)
@@ -177,6 +203,11 @@ class NixtestApp(FocusModel, ScriptControls):
         rows = self.query_one(MachineList).rows_by_name.values()
         picker = ConsolePicker([(row.name, row.state_label) for row in rows])
         self.push_screen(picker, self.open_console)
+
+    def action_toggle_inspect(self) -> None:
+        """The variables, stack, watches and breakpoints column: shown or hidden."""
+        column = self.query_one("#inspect")
+        column.display = not column.display
 
     def action_filter_machines(self) -> None:
         self.query_one(MachineList).action_filter()
