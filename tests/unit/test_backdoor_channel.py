@@ -29,12 +29,17 @@ from nixtest_tui.driver.errors import MachineError
 class LocalShell:
     """A bash with stdin and stdout on a socket, as the guest's is on hvc0."""
 
-    def __init__(self, locale: str = "C.UTF-8") -> None:
+    def __init__(self, locale: str = "C.UTF-8", lc_all: bool = True) -> None:
+        """`lc_all`: the locale is exported as LC_ALL too (else only as LANG, as on most
+        guests): the two ways the framing sets the probe's C locale."""
         ours, theirs = socket.socketpair()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LC_")}
+        env["LANG"] = locale
+        if lc_all:
+            env["LC_ALL"] = locale
         self.process = subprocess.Popen(
             ["bash", "--norc", "-c", f"echo '{MAGIC.decode()}'; exec bash --norc"],
-            stdin=theirs, stdout=theirs, stderr=subprocess.DEVNULL, cwd="/tmp",
-            env=dict(os.environ, LANG=locale, LC_ALL=locale))
+            stdin=theirs, stdout=theirs, stderr=subprocess.DEVNULL, cwd="/tmp", env=env)
         theirs.close()
         self.log: list[str] = []
         self.backdoor = Backdoor(ours, self.death, self.log.append)
@@ -75,10 +80,12 @@ def test_every_byte_value_and_empty_output(shell: LocalShell) -> None:
     assert shell.backdoor.run("exit 3", None).status == 3
 
 
+@pytest.mark.parametrize("lc_all", [True, False], ids=["LC_ALL", "LANG"])
 @pytest.mark.parametrize("locale", ["C.UTF-8", "C"])
-def test_a_first_character_of_several_bytes(locale: str) -> None:
-    """The probe reads one character in the shell's locale: up to four bytes in UTF-8."""
-    local = LocalShell(locale)
+def test_a_first_character_of_several_bytes(locale: str, lc_all: bool) -> None:
+    """The probe reads one byte in the C locale, whatever the shell's: a multi-byte or invalid
+    first character comes back whole."""
+    local = LocalShell(locale, lc_all)
     try:
         for data in ("é and more".encode(), "€".encode(), "😀x".encode(), b"\xc3", b"\xc3(",
                      b"\xff\xfe", b"\xe2\x82", "\u00e9".encode() * 40000):
@@ -108,11 +115,31 @@ def test_sizes_around_the_window_and_large(shell: LocalShell, size: int, tmp_pat
     send_and_check(shell, size, tmp_path / "data")
 
 
-def test_random_sizes_against_a_checksum(shell: LocalShell, tmp_path: Path) -> None:
-    rng = random.Random(15)
-    for _ in range(60):
-        size = rng.choice([0, 1, 2, 3, 4, rng.randrange(5, 5000), rng.randrange(5000, 300000)])
-        send_and_check(shell, size, tmp_path / "data")
+@pytest.mark.parametrize("lc_all", [True, False], ids=["LC_ALL", "LANG"])
+def test_random_sizes_against_a_checksum(lc_all: bool, tmp_path: Path) -> None:
+    local = LocalShell("C.UTF-8", lc_all)
+    try:
+        rng = random.Random(15)
+        for _ in range(60):
+            size = rng.choice([0, 1, 2, 3, 4, rng.randrange(5, 5000),
+                               rng.randrange(5000, 300000)])
+            send_and_check(local, size, tmp_path / "data")
+    finally:
+        local.close()
+
+
+@pytest.mark.parametrize("lc_all", [True, False], ids=["LC_ALL", "LANG"])
+def test_commands_see_the_shells_own_locale(lc_all: bool) -> None:
+    """The probe's C locale never reaches the commands: their environment is the shell's."""
+    local = LocalShell("C.UTF-8", lc_all)
+    try:
+        seen = local.backdoor.run('echo "${LC_ALL-unset} $LANG"; locale | grep LC_CTYPE',
+                                  None).text
+        expected = "C.UTF-8" if lc_all else "unset"
+        assert seen.splitlines()[0] == f"{expected} C.UTF-8"
+        assert seen.splitlines()[1] == 'LC_CTYPE="C.UTF-8"'
+    finally:
+        local.close()
 
 
 def test_a_thousand_commands_back_to_back(shell: LocalShell) -> None:
@@ -153,6 +180,21 @@ def test_a_background_holder_of_stdout_is_waited_for(shell: LocalShell,
     quick = shell.backdoor.run("sleep 5 >/dev/null 2>&1 & echo started", None)
     assert quick.stdout == b"started\n" and quick.held_open < 1.0
     assert not any("stdout is still open" in line for line in shell.log)
+
+
+@pytest.mark.parametrize("command", [
+    "exec 4>&1; coproc { echo ONE >&4; sleep 2; echo TWO >&4; }; exec 4>&-",
+    "eval '(echo ONE; sleep 2; echo TWO) &'",
+    "printf '(echo ONE; sleep 2; echo TWO) &' > /tmp/.nt-job && . /tmp/.nt-job",
+    "printf '(echo ONE; sleep 2; echo TWO) &' > /tmp/.nt-job && source /tmp/.nt-job",
+])
+def test_every_way_to_start_a_job_gets_the_held_open_warning(
+        shell: LocalShell, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    """Only commands that may start a job pay for the EXIT trap; each such way is seen."""
+    monkeypatch.setattr("nixtest_tui.driver.backdoor.HELD_OPEN_WARNING", 0.5)
+    reply = shell.backdoor.run(command, None)
+    assert b"TWO" in reply.stdout and reply.held_open >= 1.0
+    assert any("stdout is still open" in line for line in shell.log)
 
 
 def test_timeout_and_status_semantics(shell: LocalShell) -> None:
