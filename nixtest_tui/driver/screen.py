@@ -97,6 +97,15 @@ class ScreenHost(Protocol):
     def nested(self, msg: str, attrs: dict[str, str] | None = None) -> Any: ...
 
 
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """Which file is at `path` (inode, size, mtime), None when there is none."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_ino, status.st_size, status.st_mtime_ns
+
+
 def screenshot_path(filename: str, out_dir: Path) -> Path:
     """Upstream's naming: `.png` unless the name has a dot, `out_dir` unless it has a slash."""
     if "." not in filename:
@@ -174,22 +183,39 @@ class Screens:
         path = screenshot_path(filename, host.out_dir)
         with host.nested(f"making screenshot {path}", {"image": path.name}):
             target = Path(os.path.abspath(path))  # QEMU's cwd is the state directory
-            if not self._dump(target, png=True):
-                scratch = self._workdir / f"save-{os.getpid()}-{next(self._names)}.ppm"
-                self._workdir.mkdir(parents=True, exist_ok=True)
-                try:
-                    target.replace(scratch)
-                    with Image.open(scratch) as picture:
-                        picture.save(target, "PNG")
-                except OSError as error:
-                    raise MachineError(f"Cannot convert screenshot: {error}") from error
-                finally:
-                    scratch.unlink(missing_ok=True)
-            with Image.open(target) as picture:
-                width, height = picture.size
+            before = _identity(target)
+            try:
+                width, height = self._write_png(target)
+            except BaseException:
+                # a failed screenshot leaves no file behind: what QEMU or Pillow got to write
+                # before the disk filled up is no picture (an older file it never opened stays)
+                if _identity(target) not in (None, before):
+                    target.unlink(missing_ok=True)
+                raise
         host.bus.publish(ScreenshotTaken(machine=host.name, path=str(path), digest="",
                                          width=width, height=height))
         return path
+
+    def _write_png(self, target: Path) -> tuple[int, int]:
+        """Dump the screen to `target` as a PNG that reads back; returns its size."""
+        if not self._dump(target, png=True):
+            scratch = self._workdir / f"save-{os.getpid()}-{next(self._names)}.ppm"
+            self._workdir.mkdir(parents=True, exist_ok=True)
+            try:
+                target.replace(scratch)
+                with Image.open(scratch) as picture:
+                    picture.save(target, "PNG")
+            except OSError as error:
+                raise MachineError(f"Cannot convert screenshot: {error}") from error
+            finally:
+                scratch.unlink(missing_ok=True)
+        try:
+            with Image.open(target) as picture:
+                picture.load()  # a truncated file fails here, not in the user's viewer
+                return picture.size
+        except OSError as error:
+            raise MachineError(f"{self._host.name}: the screenshot {target} is unreadable "
+                               f"({error}); is its disk full?") from error
 
     # -- text ----------------------------------------------------------------------------------
 
