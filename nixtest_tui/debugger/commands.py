@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import CodeType
 
 from nixtest_tui.debugger.evaluate import EvalResult
 
@@ -87,7 +88,18 @@ class Stop:
     """End the run for good (quit, a replaced script)."""
 
 
-Command = Continue | Step | Resolve | Evaluate | Restart | Stop
+@dataclass(frozen=True)
+class Jump:
+    """Go on from `line` in the same globals: `code` is the script from there (jump.py), and
+    `note` what the driver log says about it. A reloaded script's text arrives this way too."""
+
+    line: int
+    code: CodeType | None = field(default=None, compare=False, repr=False)
+    note: str = ""
+    reason: str = "jump"  # the landing pause's reason
+
+
+Command = Continue | Step | Resolve | Evaluate | Restart | Stop | Jump
 
 
 def refusal(command: Command, state: RunState, at_failure: bool, resuming: bool) -> str:
@@ -101,6 +113,6 @@ def refusal(command: Command, state: RunState, at_failure: bool, resuming: bool)
         return "the script is already resuming"
     if isinstance(command, Resolve) and not at_failure:
         return "retry, skip and fail apply to a failed statement only"
-    if isinstance(command, Continue | Step) and at_failure:
+    if isinstance(command, Continue | Step | Jump) and at_failure:
         return "the script is paused on a failure: r retries, k skips, F lets it fail"
     return ""

@@ -29,3 +29,23 @@ class CommandRefused(Event):
 
     command: str
     reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogPointHit(Event):
+    """A log point's line ran: `message` was written to the log instead of pausing; a
+    template that failed says so in `error` (and the run pauses there)."""
+
+    line: int
+    message: str
+    hits: int
+    error: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScriptReloaded(Event):
+    """The runner uses a new script text from now on (edit-and-continue): breakpoints moved
+    with their lines, and those whose line was deleted were dropped (`dropped`, old lines)."""
+
+    text: str
+    dropped: tuple[int, ...] = ()

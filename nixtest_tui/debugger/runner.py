@@ -19,6 +19,7 @@ import sys
 import threading
 from types import FrameType
 
+from nixtest_tui.debugger.breakpoint_rules import InvalidBreakpoint
 from nixtest_tui.debugger.busy import BusyWatch
 from nixtest_tui.debugger.commands import (
     ENDED,
@@ -26,6 +27,7 @@ from nixtest_tui.debugger.commands import (
     Command,
     Continue,
     Evaluate,
+    Jump,
     Resolve,
     Restart,
     RunState,
@@ -34,22 +36,30 @@ from nixtest_tui.debugger.commands import (
     Stop,
     refusal,
 )
-from nixtest_tui.debugger.evaluate import EvalResult, completions, evaluate_in
+from nixtest_tui.debugger.evaluate import (
+    EvalResult,
+    evaluate_in,
+)
 from nixtest_tui.debugger.events import CommandRefused, FailureSkipped, RunStarted
+from nixtest_tui.debugger.frames import PausedFrames
+from nixtest_tui.debugger.jump import Jumped
+from nixtest_tui.debugger.live_edit import LiveEdit, Reload
 from nixtest_tui.debugger.model import ScriptModel
+from nixtest_tui.debugger.runner_breakpoints import BreakpointControls
+from nixtest_tui.debugger.runner_inspect import FrameInspection
 from nixtest_tui.debugger.tracer import Breakpoint, Tracer, Unwind
 from nixtest_tui.debugger.transform import HOOK, make_retryable, protected_lines
 from nixtest_tui.driver import cancel
 from nixtest_tui.driver.driver import SCRIPT_FILENAME, Driver
 from nixtest_tui.driver.events import EvaluationFinished, PauseRequested, ScriptStateChanged
 
-__all__ = ["Action", "Breakpoint", "RunState", "ScriptRunner"]
+__all__ = ["Action", "Breakpoint", "InvalidBreakpoint", "RunState", "ScriptRunner"]
 
 NOT_PAUSED = "the script is no longer paused"
 ENDING_SECONDS = 10.0  # how long a restart waits for an ended run's thread to return
 
 
-class ScriptRunner:
+class ScriptRunner(BreakpointControls, FrameInspection):
     def __init__(self, driver: Driver, text: str | None = None,
                  pause_on_failure: bool = True, first_run: int = 1) -> None:
         self.driver = driver
@@ -65,20 +75,18 @@ class ScriptRunner:
         self.run_number = first_run - 1
         self._code = make_retryable(self.text, SCRIPT_FILENAME)
         self._protected = protected_lines(self.text)
-        self._tracer = Tracer(self._code, self.model, self._stop_at)
+        self._tracer = Tracer(self._code, self.model, self._stop_at, self._log_point)
         self._lock = threading.Lock()
         self._commands: queue.Queue[Command] = queue.Queue()
         self._resuming = False
         self._ending: Restart | Stop | None = None
         self._frame: FrameType | None = None
+        self._frames = PausedFrames(self._tracer.codes, self.text, driver.test_symbols)
         self._thread: threading.Thread | None = None
         self._finished = threading.Event()
         self._finished.set()
         self._busy = BusyWatch(driver.bus)
-
-    @property
-    def breakpoints(self) -> dict[int, Breakpoint]:
-        return self._tracer.breakpoints
+        self._live = LiveEdit(self)  # run from here, edit-and-continue
 
     @property
     def thread_id(self) -> int | None:
@@ -121,6 +129,7 @@ class ScriptRunner:
                     for machine in self.driver.machines:
                         machine.release()
                 again = self._run_once()
+                self._live.settle()  # (a reloaded text waiting for the run's end)
                 if again is None:
                     return
                 reboot = again.reboot
@@ -134,7 +143,7 @@ class ScriptRunner:
         self._begin_run()
         sys.settrace(self._tracer.on_call)
         try:
-            exec(self._code, self._symbols(), None)  # noqa: S102 - running the test script is the job
+            self._live.run(self._code, self._symbols())  # the script, and any jumps in it
             self._set_state(RunState.FINISHED)
         except BaseException as exc:  # the script's failure is the product here
             ending = self._ending
@@ -245,6 +254,14 @@ class ScriptRunner:
     def run_to(self, line: int) -> str:
         return self.send(Step(StepKind.RUN_TO, line))
 
+    def jump(self, line: int) -> str:
+        """Go on from `line` (run from here, where the run pauses again); "" or why not."""
+        return self._live.jump(line)
+
+    def reload(self, text: str) -> Reload:
+        """A new script text: lines not yet run use it (live_edit.py says when)."""
+        return self._live.reload(text)
+
     def resolve_failure(self, action: Action) -> str:
         return self.send(Resolve(action))
 
@@ -266,22 +283,6 @@ class ScriptRunner:
         if self.state is RunState.RUNNING and self.thread_id is not None:
             cancel.request(self.thread_id)
 
-    # -- breakpoints -----------------------------------------------------------------------------
-
-    def add_breakpoint(self, line: int, condition: str | None = None) -> Breakpoint | None:
-        """Set a breakpoint; a line that holds no statement moves to the next one."""
-        target = self.model.breakpoint_line(line)
-        if target is None:
-            return None
-        breakpoint_ = self.breakpoints.setdefault(target, Breakpoint(target))
-        breakpoint_.condition = condition
-        breakpoint_.enabled = True
-        self._tracer.arm()
-        return breakpoint_
-
-    def remove_breakpoint(self, line: int) -> None:
-        self.breakpoints.pop(line, None)
-
     # -- evaluation ------------------------------------------------------------------------------
 
     def evaluate(self, source: str, timeout: float | None = None) -> EvalResult:
@@ -298,19 +299,16 @@ class ScriptRunner:
     def running_line(self) -> int | None:
         return self._tracer.innermost_line()
 
-    def completions(self, text: str) -> list[str]:
-        frame = self._frame
-        return completions(frame, text) if frame is not None else []
-
     # -- pausing (worker thread) -----------------------------------------------------------------
 
     def _stop_at(self, frame: FrameType, reason: str) -> None:
-        self._pause(frame, reason)
+        self._pause(frame, self._live.at_stop(frame.f_lineno, reason))
 
     def _pause(self, frame: FrameType, reason: str, error: BaseException | None = None
                ) -> Action | None:
         """Block the worker until a resume (or, for failures, a decision) arrives."""
         self._frame, self.paused_line, self.paused_reason = frame, frame.f_lineno, reason
+        self._frames.selected = 0  # each pause evaluates in its innermost frame first
         self._tracer.mode = None
         self._set_state(RunState.PAUSED, frame.f_lineno, reason,
                         f"{type(error).__name__}: {error}" if error else "")
@@ -323,6 +321,8 @@ class ScriptRunner:
                     raise Unwind
                 elif isinstance(command, Resolve):
                     return command.action
+                elif isinstance(command, Jump):
+                    raise Jumped(command)
                 else:
                     step = command.kind if isinstance(command, Step) else None
                     line = command.line if isinstance(command, Step) else None
@@ -334,7 +334,8 @@ class ScriptRunner:
                 self._set_state(RunState.RUNNING)
 
     def _evaluate_now(self, frame: FrameType, command: Evaluate) -> None:
-        result = evaluate_in(frame, command.source)
+        with self._frames.lock:  # (the write-back goes to the frame selected in the stack)
+            result = evaluate_in(self.paused_frame or frame, command.source, self.text)
         self.driver.bus.publish(EvaluationFinished(source=command.source, output=result.output,
                                                    error=result.error))
         command.answer(result)
@@ -343,7 +344,8 @@ class ScriptRunner:
 
     def on_failure(self, error: BaseException, line: int) -> str:
         if (not self.pause_on_failure or not isinstance(error, Exception)
-                or self._ending is not None or getattr(error, "__nixtest_resolved__", False)):
+                or self._ending is not None or getattr(error, "__nixtest_resolved__", False)
+                or threading.get_ident() != self._tracer.thread_ident):  # (a watch's thread)
             return Action.FAIL.value
         frame = sys._getframe(1)
         if self._handled_by_caller(frame):

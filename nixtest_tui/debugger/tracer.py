@@ -12,20 +12,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import CodeType, FrameType
 from typing import Any
 
+from nixtest_tui.debugger.breakpoint_rules import Breakpoint
 from nixtest_tui.debugger.commands import StepKind
 from nixtest_tui.debugger.model import ScriptModel
 
-
-@dataclass
-class Breakpoint:
-    line: int
-    condition: str | None = None
-    enabled: bool = True
-    hits: int = 0
+__all__ = ["Breakpoint", "Tracer", "Unwind"]
 
 
 class Unwind(BaseException):
@@ -36,7 +30,8 @@ class Tracer:
     """The trace functions (`on_call` for sys.settrace) and the state they consult."""
 
     def __init__(self, code: CodeType, model: ScriptModel,
-                 on_stop: Callable[[FrameType, str], None]) -> None:
+                 on_stop: Callable[[FrameType, str], None],
+                 on_log: Callable[[Breakpoint, str, bool], None] | None = None) -> None:
         self.codes = _all_codes(code)
         self.model = model
         self.breakpoints: dict[int, Breakpoint] = {}
@@ -47,12 +42,15 @@ class Tracer:
         self.unwind = False
         self.thread_ident: int | None = None
         self._on_stop = on_stop
+        self._on_log = on_log
         self._code_lines = {c: {line for _, _, line in c.co_lines() if line} for c in self.codes}
         self._with_exits = {c: _with_exit_offsets(c, model.with_blocks) for c in self.codes}
 
     def reset(self) -> None:
         """A new run: nothing from the last one (a step, a pause request) carries over."""
         self.mode, self.run_to, self.pause_requested, self.unwind = None, None, False, False
+        for breakpoint_ in self.breakpoints.values():  # "from the 5th hit on" counts per run
+            breakpoint_.hits, breakpoint_.error = 0, ""
 
     def resume(self, kind: StepKind | None, frame: FrameType, line: int | None = None) -> None:
         self.mode = kind
@@ -81,6 +79,14 @@ class Tracer:
             if frame.f_code in self.codes and frame.f_trace is None:
                 frame.f_trace = self.on_line
             frame = frame.f_back
+
+    def cover(self, code: CodeType, model: ScriptModel) -> None:
+        """Trace `code` too: a jump's code, or a reloaded text's (whose `model` replaces ours)."""
+        self.model = model
+        for found in _all_codes(code):
+            self._code_lines[found] = {line for _, _, line in found.co_lines() if line}
+            self._with_exits[found] = _with_exit_offsets(found, model.with_blocks)
+            self.codes.add(found)
 
     def depth(self, frame: FrameType | None) -> int:
         depth = 0
@@ -119,10 +125,12 @@ class Tracer:
         if self._step_done(frame):
             return "run-to" if self.mode is StepKind.RUN_TO else "step"
         breakpoint_ = self.breakpoints.get(frame.f_lineno)
-        if breakpoint_ and breakpoint_.enabled and _condition_holds(breakpoint_, frame):
-            breakpoint_.hits += 1
-            return "breakpoint"
-        return ""
+        if breakpoint_ is None or not breakpoint_.enabled:
+            return ""
+        visit = breakpoint_.visit(frame)
+        if visit.log is not None and self._on_log is not None:
+            self._on_log(breakpoint_, visit.log, visit.failed)
+        return visit.stop
 
     def _step_done(self, frame: FrameType) -> bool:
         mode = self.mode
@@ -137,15 +145,6 @@ class Tracer:
     def _is_with_exit(self, frame: FrameType) -> bool:
         threshold = self._with_exits[frame.f_code].get(frame.f_lineno)
         return threshold is not None and frame.f_lasti >= threshold
-
-
-def _condition_holds(breakpoint_: Breakpoint, frame: FrameType) -> bool:
-    if not breakpoint_.condition:
-        return True
-    try:
-        return bool(eval(breakpoint_.condition, frame.f_globals, frame.f_locals))  # noqa: S307
-    except Exception:
-        return True  # a broken condition stops, so the user sees it
 
 
 def _with_exit_offsets(code: CodeType, blocks: tuple[tuple[int, int], ...]) -> dict[int, int]:

@@ -45,6 +45,7 @@ from nixtest_tui.driver.symbols import (
     MachineDeprecationWrapper,
     pythonize_name,
 )
+from nixtest_tui.driver.tracebacks import user_traceback
 from nixtest_tui.driver.vlan import VLan
 
 SCRIPT_FILENAME = "<string>"
@@ -275,16 +276,7 @@ class Driver:
 
     def script_traceback(self, exc: BaseException) -> str:
         """Only the script's own frames, each with its source line, then `Type: message`."""
-        source = self.tests.splitlines()
-        lines = ["Traceback (most recent call last):"]
-        for frame in traceback.extract_tb(exc.__traceback__):
-            if frame.filename != SCRIPT_FILENAME or frame.lineno is None:
-                continue
-            lines.append(f'  File "{SCRIPT_FILENAME}", line {frame.lineno}, in {frame.name}')
-            if 0 < frame.lineno <= len(source):
-                lines.append(f"    {source[frame.lineno - 1].strip()}")
-        lines += ["", f"{type(exc).__name__}: {exc}"]
-        return "\n".join(lines)
+        return user_traceback(exc, {SCRIPT_FILENAME: self.tests})
 
     def run_tests(self) -> None:
         timeout = self.config.global_timeout.total_seconds()

@@ -27,6 +27,11 @@ class MachineError(Exception):
     """A machine or the driver itself misbehaved (QEMU died, a tool is missing, ...)."""
 
 
+class LeftBlock(BaseException):
+    """The script's blocks are being left on the debugger's request (a jump to another line):
+    a `with subtest(...)` this passes through was left, not failed, and logs it so."""
+
+
 class PollingConditionError(Exception):
     """A polling condition failed while the script was running other commands."""
 

@@ -116,6 +116,7 @@ class NestFinished(Event):
     machine: str | None = None
     subtest: bool = False
     error: str = ""
+    left: bool = False  # the debugger jumped out of the block: not failed, not passed either
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,6 +19,7 @@ from contextlib import ExitStack, contextmanager
 from enum import IntEnum
 from typing import Any, TextIO
 
+from nixtest_tui.driver.errors import LeftBlock
 from nixtest_tui.driver.events import EventBus, LogMessage, NestFinished, NestStarted
 
 Attributes = dict[str, str]
@@ -200,6 +201,11 @@ class EventLogger(AbstractLogger):
         started = time.monotonic()
         try:
             yield
+        except LeftBlock as exc:
+            self._bus.publish(NestFinished(message=message, duration=time.monotonic() - started,
+                                           ok=True, machine=machine, subtest=subtest,
+                                           error=f"left: {exc}", left=True))
+            raise
         except BaseException as exc:
             self._bus.publish(NestFinished(message=message, duration=time.monotonic() - started,
                                            ok=False, machine=machine, subtest=subtest,
