@@ -89,7 +89,8 @@ class NixtestApp(FocusModel, ScriptControls):
             with TabPane("log", id="tab-log"):
                 yield DriverLog([m.name for m in machines])
             with TabPane("repl", id="tab-repl"):
-                yield ReplPane(self.session.evaluate, self.session.completions)
+                yield ReplPane(self.session.evaluate, self.session.completions,
+                               self.session.help_for)
             with TabPane("network", id="pane-network"):
                 yield TopologyPanel(network, self.session.machine)
             with TabPane("screen", id="pane-screen"):

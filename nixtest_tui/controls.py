@@ -9,20 +9,30 @@ from __future__ import annotations
 
 import time
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 
 from nixtest_tui.debugger import Action
-from nixtest_tui.debugger.events import FailureSkipped, RunStarted
+from nixtest_tui.debugger.events import FailureSkipped, RunStarted, ScriptReloaded
+from nixtest_tui.debugger.lines import LineMap
+from nixtest_tui.debugger.live_edit import Reload
+from nixtest_tui.debugger.model import ScriptModel
 from nixtest_tui.debugger.recording import insert_recorded
 from nixtest_tui.driver.events import Event, ScriptStateChanged
 from nixtest_tui.session import Session, SessionError
+from nixtest_tui.widgets.breakpoints import BreakpointsPane, breakpoint_marks
 from nixtest_tui.widgets.failure_bar import FailureBar
 from nixtest_tui.widgets.repl import ReplPane
+from nixtest_tui.widgets.script_editor import ScriptEditor
 from nixtest_tui.widgets.script_pane import ScriptPane
+from nixtest_tui.widgets.stack import StackPane
 from nixtest_tui.widgets.subtests import SubtestList
+from nixtest_tui.widgets.variables import VariablesPane
+from nixtest_tui.widgets.watches import WatchesPane
 
 REFUSAL_REPEAT_SECONDS = 2.0
+SCRIPT_POLL_SECONDS = 1.0
+"""How often the script file is checked for edits made outside the TUI."""
 
 
 class ScriptControls(App[int]):
@@ -40,6 +50,8 @@ class ScriptControls(App[int]):
             self._skips += 1
         elif isinstance(event, ScriptStateChanged):
             self._show_state(event)
+        elif isinstance(event, ScriptReloaded):
+            self._show_reloaded(event)
 
     def _show_state(self, event: ScriptStateChanged) -> None:
         self.script_state = event.state
@@ -148,7 +160,7 @@ class ScriptControls(App[int]):
         del repl.recorded[:len(recorded)]
         pane.set_text(text)
         runner = self.session.require_runner()
-        pane.set_breakpoints(set(runner.breakpoints))
+        pane.set_breakpoints(set(runner.breakpoints), breakpoint_marks(runner.breakpoints))
         self.query_one(SubtestList).reset(runner.model.subtests)
         count = len(recorded)
         ended_note = "; the paused run was ended (machines keep running)" if ended else ""
@@ -166,7 +178,8 @@ class ScriptControls(App[int]):
             placed = runner.add_breakpoint(event.line)
             if placed is not None and placed.line != event.line:
                 self.notify(f"no statement on line {event.line}: breakpoint on {placed.line}")
-        event.pane.set_breakpoints(set(runner.breakpoints))
+        event.pane.set_breakpoints(set(runner.breakpoints), breakpoint_marks(runner.breakpoints))
+        self.query_one(BreakpointsPane).sync()
 
     @on(ScriptPane.RunToLine)
     def run_to_line(self, event: ScriptPane.RunToLine) -> None:
@@ -176,3 +189,89 @@ class ScriptControls(App[int]):
     @on(FailureBar.Chosen)
     def failure_chosen(self, event: FailureBar.Chosen) -> None:
         self.action_resolve(event.action)
+
+    @on(StackPane.FrameSelected)
+    def frame_selected(self, event: StackPane.FrameSelected) -> None:
+        """The stack pane chose a frame (and told the runner): show where it is, and what."""
+        runner = self.session.runner
+        failed = event.index == 0 and runner is not None and runner.paused_reason == "failure"
+        self.query_one(ScriptPane).show_position(event.line, failed)
+        self.query_one(VariablesPane).show_frame(event.index)
+        self.query_one(WatchesPane).frame_changed()
+
+    # -- run from here, edit-and-continue ---------------------------------------------------------
+
+    def action_jump_here(self) -> None:
+        """(the command palette's) Run from the script pane's cursor line."""
+        self.query_one(ScriptPane).action_jump_to_cursor()
+
+    def action_edit_script(self) -> None:
+        self.query_one(ScriptPane).action_edit()
+
+    @on(ScriptPane.JumpToLine)
+    def jump_to_line(self, event: ScriptPane.JumpToLine) -> None:
+        if self.session.runner is not None:
+            self._refused(self.session.runner.jump(event.line))
+
+    @on(ScriptPane.EditRequested)
+    def edit_script(self) -> None:
+        pane = self.query_one(ScriptPane)
+        name = self.session.config.test_script.name
+        self.push_screen(ScriptEditor(pane.text, name, pane.cursor_line))
+
+    @on(ScriptEditor.Save)
+    @work(thread=True, group="script", exit_on_error=False, description="saving the script")
+    def save_script(self, event: ScriptEditor.Save) -> None:
+        """Off the UI loop (a file write); the editor closes only once the text was taken."""
+        try:
+            result = self.session.save_script(event.text)
+        except (OSError, SessionError) as exc:
+            result = Reload("refused", f"not saved: {exc}")
+        self.call_from_thread(self._saved, event.editor, result)
+
+    def _saved(self, editor: ScriptEditor, result: Reload) -> None:
+        self._reload_answered(result, "saved")
+        if result.status != "refused" and editor.is_attached:
+            editor.dismiss(None)
+
+    @on(events.Mount)
+    def watch_script_file(self) -> None:
+        self.set_interval(SCRIPT_POLL_SECONDS, self._poll_script_file)
+
+    def _poll_script_file(self) -> None:
+        busy = any(w.group == "script-file" and not w.is_finished for w in self.workers)
+        if self.session.runner is not None and not busy:
+            self.reload_from_disk()
+
+    @work(thread=True, group="script-file", exit_on_error=False, description="script reload")
+    def reload_from_disk(self) -> None:
+        text = self.session.script_file_changed()
+        if text is not None:
+            result = self.session.reload_script(text)
+            self.call_from_thread(self._reload_answered, result, "changed on disk")
+
+    def _reload_answered(self, result: Reload, how: str) -> None:
+        name = self.session.config.test_script.name
+        if result.status == "refused":
+            self.notify(f"{name}: {result.message}", severity="error", timeout=10)
+        elif result.status == "pending":
+            self.notify(f"{name} {how}: {result.message}", timeout=8)
+        else:
+            self.notify(f"{name} {how}: reloaded", timeout=3)
+
+    def _show_reloaded(self, event: ScriptReloaded) -> None:
+        """The runner took a new text: the pane shows it, the cursor and breakpoints moved
+        with their lines (a pause at the new place follows, when a run was paused)."""
+        pane, runner = self.query_one(ScriptPane), self.session.runner
+        cursor = LineMap(pane.text, event.text).nearest(pane.cursor_line)
+        pane.set_text(event.text)
+        pane.cursor_line = max(1, min(cursor, len(pane.lines)))
+        if runner is not None:
+            pane.set_breakpoints(set(runner.breakpoints), breakpoint_marks(runner.breakpoints))
+            self.query_one(SubtestList).relocate(ScriptModel.parse(event.text).subtests)
+        self.query_one(BreakpointsPane).sync(force=True)
+        if event.dropped:
+            lines = ", ".join(str(line) for line in event.dropped)
+            self.notify(f"breakpoint{'s' if len(event.dropped) > 1 else ''} on deleted "
+                        f"line{'s' if len(event.dropped) > 1 else ''} {lines} removed",
+                        severity="warning", timeout=8)

@@ -101,7 +101,7 @@ class FocusModel(App[int]):
 
     def action_focus_repl(self) -> None:
         self.query_one("#bottom", TabbedContent).active = "tab-repl"
-        self.query_one("#repl-input", Input).focus()
+        self.query_one("#repl-input", TextArea).focus()
 
     def action_focus_script(self) -> None:
         self.query_one(ScriptPane).focus()

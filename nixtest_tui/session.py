@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from nixtest_tui.debugger import ScriptRunner
-from nixtest_tui.debugger.evaluate import EvalResult, complete_in_namespace, evaluate_in_namespace
+from nixtest_tui.debugger.evaluate import (
+    CallableHelp,
+    EvalResult,
+    complete_in_namespace,
+    describe_callable,
+    evaluate_in_namespace,
+)
+from nixtest_tui.debugger.live_edit import Reload, syntax_problem
 from nixtest_tui.driver.base import BaseMachine
 from nixtest_tui.driver.config import DriverConfiguration
 from nixtest_tui.driver.driver import Driver
@@ -43,6 +50,8 @@ class Session:
         self.opened = False
         self._closing = threading.Lock()
         self._idle_namespace: dict[str, Any] | None = None
+        self._disk_text = self.script_text  # the script file as last read or written
+        self._script_file = threading.Lock()
 
     def open(self) -> None:
         """Start the VLANs and create the machines (they boot lazily, on first use)."""
@@ -98,21 +107,66 @@ class Session:
         self.runner = ScriptRunner(self.driver, text, first_run=old.run_number + 1)
         for line, breakpoint_ in old.breakpoints.items():
             moved = line + count if inserted_at is not None and line >= inserted_at else line
-            placed = self.runner.add_breakpoint(moved, breakpoint_.condition)
+            placed = self.runner.add_breakpoint(moved, breakpoint_.condition,
+                                                breakpoint_.hit_condition,
+                                                breakpoint_.log_message)
             if placed is not None:
                 placed.enabled = breakpoint_.enabled
         return was_active
+
+    # -- edit-and-continue (blocking file I/O: call these off the UI loop) ----------------------
+
+    def script_file_changed(self) -> str | None:
+        """The script file's text when it changed on disk since last seen, else None."""
+        path = self.config.test_script
+        if path is None:
+            return None
+        with self._script_file:
+            try:
+                text = Path(path).read_text()
+            except (OSError, UnicodeDecodeError):
+                return None  # (an editor replacing the file: the next poll sees it)
+            if text == self._disk_text:
+                return None
+            self._disk_text = text
+            return text
+
+    def reload_script(self, text: str) -> Reload:
+        """Lines not yet run use `text` (the runner says when: at once, or at the next pause)."""
+        result = self.require_runner().reload(text)
+        if result.status != "refused":
+            self.script_text = text
+        return result
+
+    def save_script(self, text: str) -> Reload:
+        """The editor's save: a text that parses is written to the script file and reloaded;
+        one that does not is refused before the file is touched."""
+        problem = syntax_problem(text)
+        if problem:
+            return Reload("refused", f"the script does not parse ({problem}): not saved")
+        path = self.config.test_script
+        with self._script_file:
+            if path is not None:
+                Path(path).write_text(text)
+            self._disk_text = text
+        return self.reload_script(text)
 
     def evaluate(self, source: str) -> EvalResult:
         """In the paused script's frame if paused, else in the test's global namespace."""
         if self.runner is not None and self.runner.state == "paused":
             return self.runner.evaluate(source)
-        return evaluate_in_namespace(self.idle_namespace(), source)
+        return evaluate_in_namespace(self.idle_namespace(), source, self.script_text)
 
     def completions(self, text: str) -> list[str]:
         if self.runner is not None and self.runner.state == "paused":
             return self.runner.completions(text)
         return complete_in_namespace(self.idle_namespace(), text)
+
+    def help_for(self, text: str) -> CallableHelp | None:
+        """The callable being typed at the end of `text`: its signature and docstring summary."""
+        if self.runner is not None and self.runner.state == "paused":
+            return self.runner.help_for(text)
+        return describe_callable(self.idle_namespace(), text)
 
     def idle_namespace(self) -> dict[str, Any]:
         if self._idle_namespace is None:

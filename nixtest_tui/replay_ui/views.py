@@ -202,10 +202,13 @@ class ReplayWaiting(_MomentText):
         self.set_text(text if text else Text("not waiting", style="dim"))
 
 
-class ReplayScript(ScriptPane):
-    """The script pane without its editing keys: a replay cannot set breakpoints."""
+class ReplayScript(ScriptPane, inherit_bindings=False):
+    """The script pane without its editing keys: a replay cannot set breakpoints, jump or
+    edit. `e` is the replay's own key (the failure): it must reach the app, so the pane does
+    not bind `j` and `e` at all."""
 
-    BINDINGS = [Binding("b,f9", "nothing", show=False), Binding("u,f4", "nothing", show=False)]
+    BINDINGS = [*ScriptPane.MOVES, Binding("b,f9", "nothing", show=False),
+                Binding("u,f4", "nothing", show=False)]
 
     def action_nothing(self) -> None:
         """Breakpoints and run-to-cursor mean nothing in a recording."""

@@ -28,17 +28,24 @@ class ScriptPane(ScrollView, can_focus=True):
     | `up`/`down`, `pageup`/`pagedown`, `home`/`end` | move the cursor line |
     | `b`, `f9` | toggle a breakpoint on the cursor line (or click the gutter) |
     | `u`, `f4` | run to the cursor line |
+    | `j` | jump: the paused run goes on from the cursor line (pauses there first) |
+    | `e` | edit the script; ctrl+s saves it and the run goes on with the new text |
     """
 
-    BINDINGS = [
+    MOVES = [
         Binding("up", "cursor(-1)", "Up", show=False),
         Binding("down", "cursor(1)", "Down", show=False),
         Binding("pageup", "cursor(-10)", "Page up", show=False),
         Binding("pagedown", "cursor(10)", "Page down", show=False),
         Binding("home", "cursor(-100000)", "Top", show=False),
         Binding("end", "cursor(100000)", "Bottom", show=False),
+    ]
+    BINDINGS = [
+        *MOVES,
         Binding("b,f9", "toggle_breakpoint", "Breakpoint"),
         Binding("u,f4", "run_to_cursor", "Run to cursor"),
+        Binding("j", "jump_to_cursor", "Jump here", show=False),
+        Binding("e", "edit", "Edit", show=False),
     ]
     COMPONENT_CLASSES = {
         "script-pane--gutter", "script-pane--breakpoint", "script-pane--current",
@@ -73,9 +80,20 @@ class ScriptPane(ScrollView, can_focus=True):
             super().__init__()
             self.line = line
 
+    class JumpToLine(Message):
+        """Run from here: the paused run is to go on from `line`."""
+
+        def __init__(self, line: int) -> None:
+            super().__init__()
+            self.line = line
+
+    class EditRequested(Message):
+        """The user wants to edit the script text shown."""
+
     def __init__(self, text: str, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.breakpoints: set[int] = set()
+        self.breakpoint_marks: dict[int, str] = {}  # ○ disabled, ◆ conditional, ◇ log point
         self.border_title = "script"
         self.set_text(text)
 
@@ -96,8 +114,9 @@ class ScriptPane(ScrollView, can_focus=True):
         if line is not None:
             self.scroll_to_line(line)
 
-    def set_breakpoints(self, lines: set[int]) -> None:
+    def set_breakpoints(self, lines: set[int], marks: dict[int, str] | None = None) -> None:
         self.breakpoints = set(lines)
+        self.breakpoint_marks = dict(marks or {})
         self.refresh()
 
     def scroll_to_line(self, line: int) -> None:
@@ -127,11 +146,12 @@ class ScriptPane(ScrollView, can_focus=True):
             base = base + self.get_component_rich_style(name)
         elif line == self.cursor_line and self.has_focus:
             base = base + self.get_component_rich_style("script-pane--cursor")
-        mark = "●" if line in self.breakpoints else " "
+        mark = self.breakpoint_marks.get(line, "●") if line in self.breakpoints else " "
+        mark_style = "script-pane--gutter" if mark == "○" else "script-pane--breakpoint"
         arrow = "▶" if line == self.current_line else " "
         gutter_style = self.get_component_rich_style("script-pane--gutter")
         segments = [
-            Segment(mark, base + self.get_component_rich_style("script-pane--breakpoint")),
+            Segment(mark, base + self.get_component_rich_style(mark_style)),
             Segment(arrow + " ", base + Style(bold=True)),
             Segment(f"{line:>4} ", base + gutter_style),
         ]
@@ -156,6 +176,12 @@ class ScriptPane(ScrollView, can_focus=True):
 
     def action_run_to_cursor(self) -> None:
         self.post_message(self.RunToLine(self.cursor_line))
+
+    def action_jump_to_cursor(self) -> None:
+        self.post_message(self.JumpToLine(self.cursor_line))
+
+    def action_edit(self) -> None:
+        self.post_message(self.EditRequested())
 
     def on_click(self, event: events.Click) -> None:
         line = self.scroll_offset.y + event.y + 1

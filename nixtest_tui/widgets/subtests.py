@@ -1,14 +1,15 @@
 """Subtests of the script with their state and duration.
 
 States: pending, running, passed, failed, and skipped - a subtest that completed only because
-the user skipped a failed statement in it, which is not a pass and must not look like one.
+the user skipped a failed statement in it, which is not a pass and must not look like one;
+left - a subtest the debugger jumped out of (run from here), which did not finish.
 Durations leave out the time the script stood paused (shown beside them), so a subtest does not
 look slow because someone read a console for a minute. A new run starts every row afresh.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rich.text import Text
 from textual.widgets import Static
@@ -18,7 +19,8 @@ from nixtest_tui.debugger.model import Subtest
 from nixtest_tui.driver.events import Event, NestFinished, NestStarted, ScriptStateChanged
 
 ICONS = {"pending": ("·", "dim"), "running": ("▶", "yellow"), "passed": ("✓", "green"),
-         "failed": ("✗", "bold red"), "skipped": ("↷", "bold yellow")}
+         "failed": ("✗", "bold red"), "skipped": ("↷", "bold yellow"),
+         "left": ("⤼", "yellow")}
 
 
 @dataclass
@@ -47,6 +49,13 @@ class SubtestList(Static):
         """A new script text (or a new run of it): every subtest pending again."""
         self.states = [_State(s) for s in subtests]
         self._paused_since = None
+        self._redraw()
+
+    def relocate(self, subtests: tuple[Subtest, ...]) -> None:
+        """An edited text in the same run: subtests keep their state by name, lines move."""
+        kept = {state.subtest.name: state for state in self.states}
+        self.states = [replace(kept[s.name], subtest=s) if s.name in kept else _State(s)
+                       for s in subtests]
         self._redraw()
 
     def state_of(self, name: str) -> str:
@@ -82,7 +91,7 @@ class SubtestList(Static):
             if isinstance(event, NestStarted):
                 state.state, state.duration, state.paused, state.skipped = "running", None, 0, 0
             else:
-                state.state = ("failed" if not event.ok else
+                state.state = ("failed" if not event.ok else "left" if event.left else
                                "skipped" if state.skipped else "passed")
                 state.duration = max(0.0, event.duration - state.paused)
         self._redraw()
@@ -94,8 +103,8 @@ class SubtestList(Static):
             icon, style = ICONS[state.state]
             text.append(f"{icon} ", style=style)
             text.append(state.subtest.name)
-            if state.state == "skipped":
-                text.append(" skipped", style="bold yellow")
+            if state.state in ("skipped", "left"):
+                text.append(f" {state.state}", style=ICONS[state.state][1])
             if state.duration is not None:
                 text.append(f" {state.duration:.1f}s", style="dim")
             if state.paused >= 0.05 and state.duration is not None:
