@@ -5,12 +5,12 @@ happened. The scripts are plain Python (no machines), so only the debugger is un
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
 import pytest
 from conftest import until
+from machineless import machineless_app, screenshot_dir
 from textual import events
 from textual.widgets import Input, TabbedContent
 
@@ -22,14 +22,6 @@ from nixtest_tui.widgets.repl import ReplPane
 from nixtest_tui.widgets.script_pane import ScriptPane
 from nixtest_tui.widgets.subtests import SubtestList
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
-
-
-def screenshot_dir(tmp_path: Path) -> Path:
-    """The README's screens are regenerated with NIXTEST_SAVE_SCREENSHOTS=1; other runs keep
-    the checkout clean and still render the SVG."""
-    return SCREENSHOTS if os.environ.get("NIXTEST_SAVE_SCREENSHOTS") else tmp_path
-
 PLAIN = textwrap.dedent("""\
     counter = 0
     with subtest("first"):
@@ -40,15 +32,6 @@ PLAIN = textwrap.dedent("""\
         counter += 10
     done = True
 """)
-
-
-def make_app(tmp_path: Path, script: str) -> NixtestApp:
-    path = tmp_path / "test-script"
-    path.write_text(script)
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(exist_ok=True)
-    config = DriverConfiguration(vms={}, test_script=path)
-    return NixtestApp(Session(config, tmp_path, tmp_dir=runtime))
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +63,7 @@ async def test_repeated_continue_is_not_replayed_into_the_next_run(tmp_path: Pat
     """F5 pressed three times at a breakpoint runs to the end once; the next ctrl+r still
     stops at the breakpoint; keys pressed after the end start nothing, and a burst of c and n
     while resuming never becomes a step or a new run later."""
-    app = make_app(tmp_path, PLAIN)
+    app = machineless_app(tmp_path, PLAIN)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(app)
         await go_to_line(app, pilot, 3)
@@ -106,7 +89,7 @@ async def test_typing_python_in_the_repl_never_drives_the_script(tmp_path: Path)
     """Tab from the tab bar lands in the REPL input; a whole statement full of debugger
     letters is evaluated, the script stays where it was; Escape leaves the input and the
     letters drive the debugger again; Tab in an empty input moves on instead of completing."""
-    app = make_app(tmp_path, PLAIN)
+    app = machineless_app(tmp_path, PLAIN)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(app)
         await go_to_line(app, pilot, 3)
@@ -140,7 +123,7 @@ async def test_record_to_script_keeps_the_session_working(tmp_path: Path) -> Non
     """F8 while paused inserts the recorded line at the cursor with the block's indentation,
     ends the paused run, keeps the breakpoints on their statements, and F5, n and ctrl+r
     work afterwards; the old runner leaves no subscription on the bus."""
-    app = make_app(tmp_path, PLAIN)
+    app = machineless_app(tmp_path, PLAIN)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(app)
         await go_to_line(app, pilot, 6)
@@ -202,7 +185,7 @@ FAILING = textwrap.dedent("""\
 async def test_a_skipped_failure_is_shown_as_skipped_everywhere(tmp_path: Path) -> None:
     """k on a failure: the subtest shows ↷ skipped (not ✓), the log says what was skipped,
     and the final status counts the skipped failures."""
-    app = make_app(tmp_path, FAILING)
+    app = machineless_app(tmp_path, FAILING)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(app)
         await pilot.press("f5")
@@ -240,7 +223,7 @@ RETRIED = textwrap.dedent("""\
 async def test_step_out_of_a_helper_called_through_retry(tmp_path: Path) -> None:
     """o inside `ready` (called by the driver's retry) pauses on the next script line after
     the call, not on the `with` line the block's exit is reported on."""
-    app = make_app(tmp_path, RETRIED)
+    app = machineless_app(tmp_path, RETRIED)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(app)
         await go_to_line(app, pilot, 5)
@@ -256,7 +239,7 @@ async def test_step_out_of_a_helper_called_through_retry(tmp_path: Path) -> None
 async def test_restart_resets_subtests_and_marks_the_log(tmp_path: Path) -> None:
     """After a finished run, ctrl+r sets every subtest back to pending and the log gets a
     separator between the runs."""
-    app = make_app(tmp_path, PLAIN)
+    app = machineless_app(tmp_path, PLAIN)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(app)
         await pilot.press("f5")
@@ -275,7 +258,7 @@ async def test_restart_resets_subtests_and_marks_the_log(tmp_path: Path) -> None
 async def test_subtest_durations_leave_out_paused_time(tmp_path: Path) -> None:
     """A subtest paused at a breakpoint for a while: its duration excludes the pause, which
     is shown beside it."""
-    app = make_app(tmp_path, PLAIN)
+    app = machineless_app(tmp_path, PLAIN)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(app)
         await go_to_line(app, pilot, 3)

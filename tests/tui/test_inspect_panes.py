@@ -5,33 +5,24 @@ machine call a running script is blocked in."""
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
 import pytest
 from conftest import until
+from machineless import machineless_app, screenshot_dir
 from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import Input, Tree
 
 from nixtest_tui.app import NixtestApp
 from nixtest_tui.debugger.frames import Variable
-from nixtest_tui.driver.config import DriverConfiguration
 from nixtest_tui.driver.events import WaitFinished, WaitStarted
-from nixtest_tui.session import Session
 from nixtest_tui.widgets.script_pane import ScriptPane
 from nixtest_tui.widgets.stack import StackPane
 from nixtest_tui.widgets.variables import CHANGED, VariablesPane
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 SIZE = (200, 50)
-
-
-def screenshot_dir(tmp_path: Path) -> Path:
-    """The README's screens are regenerated with NIXTEST_SAVE_SCREENSHOTS=1; other runs keep
-    the checkout clean and still render the SVG."""
-    return SCREENSHOTS if os.environ.get("NIXTEST_SAVE_SCREENSHOTS") else tmp_path
 
 
 SCRIPT = textwrap.dedent("""\
@@ -46,15 +37,6 @@ SCRIPT = textwrap.dedent("""\
         total = check(settings, [1, 2, 3])
     done = total
 """)
-
-
-def make_app(tmp_path: Path, script: str) -> NixtestApp:
-    path = tmp_path / "test-script"
-    path.write_text(script)
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(exist_ok=True)
-    config = DriverConfiguration(vms={}, test_script=path)
-    return NixtestApp(Session(config, tmp_path, tmp_dir=runtime))
 
 
 @pytest.fixture(autouse=True)
@@ -123,7 +105,7 @@ async def test_variables_show_a_step_s_change_and_open_a_dict(tmp_path: Path) ->
     """At a breakpoint inside a function: its locals; F10 adds `probe` (highlighted as new);
     Enter on `config` opens the dict; the next F10 changes `probe` (highlighted again) and the
     dict stays open; at module level `a` shows and hides the driver's names."""
-    app = make_app(tmp_path, SCRIPT)
+    app = machineless_app(tmp_path, SCRIPT)
     async with app.run_test(size=SIZE) as pilot:
         await paused_in_check(app, pilot)
         await until(lambda: set(nodes(app)) == {"config", "items"})
@@ -172,7 +154,7 @@ async def test_an_outer_frame_chosen_in_the_stack_moves_the_script_and_the_repl(
     """The stack lists check() over the module; Enter on the module frame moves the script
     pane to line 9, the variables pane to the globals, and the REPL evaluates there: an
     assignment lands in that frame and the variables pane highlights it."""
-    app = make_app(tmp_path, SCRIPT)
+    app = machineless_app(tmp_path, SCRIPT)
     async with app.run_test(size=SIZE) as pilot:
         await paused_in_check(app, pilot)
         stack = app.query_one(StackPane)
@@ -217,7 +199,7 @@ async def test_a_running_script_shows_its_line_and_the_machine_call_it_waits_in(
     a machine is in (with elapsed/timeout); the wait leaves when it finishes."""
     flag = tmp_path / "flag"
     monkeypatch.setenv("NIXTEST_TEST_FLAG", str(flag))
-    app = make_app(tmp_path, BLOCKED)
+    app = machineless_app(tmp_path, BLOCKED)
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.sub_title.startswith("idle"), 30)
         await pilot.press("f5")

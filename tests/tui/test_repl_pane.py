@@ -3,31 +3,20 @@ completion popup, the signature line, how values and errors are shown, folded ou
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
 import pytest
 from conftest import until
+from machineless import machineless_app, screenshot_dir
 from rich.style import Style
 from textual.pilot import Pilot
 from textual.widgets import Input, Static, TextArea
 
 from nixtest_tui.app import NixtestApp
-from nixtest_tui.driver.config import DriverConfiguration
-from nixtest_tui.session import Session
 from nixtest_tui.widgets.repl import ReplPane
 from nixtest_tui.widgets.repl_output import ReplOutput
 from nixtest_tui.widgets.repl_popup import CompletionPopup
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
-
-
-def screenshot_dir(tmp_path: Path) -> Path:
-    """The README's screens are regenerated with NIXTEST_SAVE_SCREENSHOTS=1; other runs keep
-    the checkout clean and still render the SVG."""
-    return SCREENSHOTS if os.environ.get("NIXTEST_SAVE_SCREENSHOTS") else tmp_path
-
 
 IDLE = "done = True\n"
 MACHINE_LIKE = textwrap.dedent('''\
@@ -49,15 +38,6 @@ MACHINE_LIKE = textwrap.dedent('''\
     done = True
 ''')
 PAUSE_LINE = MACHINE_LIKE.splitlines().index("done = True") + 1
-
-
-def make_app(tmp_path: Path, script: str) -> NixtestApp:
-    path = tmp_path / "test-script"
-    path.write_text(script)
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(exist_ok=True)
-    config = DriverConfiguration(vms={}, test_script=path)
-    return NixtestApp(Session(config, tmp_path, tmp_dir=runtime))
 
 
 @pytest.fixture(autouse=True)
@@ -96,7 +76,7 @@ async def run(pilot: Pilot[int], app: NixtestApp, source: str, expect: str) -> N
 
 
 async def test_a_for_loop_continues_on_enter_and_runs_on_the_empty_line(tmp_path: Path) -> None:
-    app = make_app(tmp_path, IDLE)
+    app = machineless_app(tmp_path, IDLE)
     async with app.run_test(size=(120, 40)) as pilot:
         box = await open_repl(app, pilot)
         await pilot.press(*"for i in range(3):", "enter")
@@ -122,7 +102,7 @@ async def test_a_for_loop_continues_on_enter_and_runs_on_the_empty_line(tmp_path
 
 async def test_the_input_highlights_python(tmp_path: Path) -> None:
     """Keywords, strings and numbers each get a colour of their own (tree-sitter)."""
-    app = make_app(tmp_path, IDLE)
+    app = machineless_app(tmp_path, IDLE)
     async with app.run_test(size=(120, 40)) as pilot:
         box = await open_repl(app, pilot)
         await pilot.press(*'for n in "ab": 42')
@@ -134,7 +114,7 @@ async def test_the_input_highlights_python(tmp_path: Path) -> None:
 
 
 async def test_history_walks_by_prefix_and_ctrl_r_searches_it(tmp_path: Path) -> None:
-    app = make_app(tmp_path, IDLE)
+    app = machineless_app(tmp_path, IDLE)
     async with app.run_test(size=(120, 40)) as pilot:
         box = await open_repl(app, pilot)
         await run(pilot, app, "alpha = 1", ">>> alpha = 1")
@@ -172,7 +152,7 @@ async def test_history_walks_by_prefix_and_ctrl_r_searches_it(tmp_path: Path) ->
 
 
 async def test_tab_fills_the_common_prefix_and_the_popup_picks(tmp_path: Path) -> None:
-    app = make_app(tmp_path, IDLE)
+    app = machineless_app(tmp_path, IDLE)
     async with app.run_test(size=(120, 40)) as pilot:
         box = await open_repl(app, pilot)
         await run(pilot, app, "value_alpha, value_beta = 1, 22", ">>> value_alpha")
@@ -197,7 +177,7 @@ async def test_tab_fills_the_common_prefix_and_the_popup_picks(tmp_path: Path) -
 
 
 async def test_the_signature_of_a_machine_method_shows_above_the_input(tmp_path: Path) -> None:
-    app = make_app(tmp_path, MACHINE_LIKE)
+    app = machineless_app(tmp_path, MACHINE_LIKE)
     async with app.run_test(size=(160, 40)) as pilot:
         await pause_at_the_end(app, pilot)
         await pilot.press(*"server.wait_for_unit(")
@@ -211,7 +191,7 @@ async def test_the_signature_of_a_machine_method_shows_above_the_input(tmp_path:
 
 
 async def test_a_command_result_shows_as_status_and_block(tmp_path: Path) -> None:
-    app = make_app(tmp_path, IDLE)
+    app = machineless_app(tmp_path, IDLE)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_repl(app, pilot)
         await run(pilot, app, '(0, "a\\nb")', "exit status 0")
@@ -232,7 +212,7 @@ async def test_a_command_result_shows_as_status_and_block(tmp_path: Path) -> Non
 
 
 async def test_a_long_output_is_folded_until_unfolded(tmp_path: Path) -> None:
-    app = make_app(tmp_path, IDLE)
+    app = machineless_app(tmp_path, IDLE)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_repl(app, pilot)
         await run(pilot, app, 'print("\\n".join(f"row{n}" for n in range(100)))', "more lines")
@@ -252,7 +232,7 @@ async def test_a_long_output_is_folded_until_unfolded(tmp_path: Path) -> None:
 
 
 async def test_an_error_shows_only_the_users_frames(tmp_path: Path) -> None:
-    app = make_app(tmp_path, MACHINE_LIKE)
+    app = machineless_app(tmp_path, MACHINE_LIKE)
     async with app.run_test(size=(160, 40)) as pilot:
         await pause_at_the_end(app, pilot)
         await run(pilot, app, "retry(lambda left: ratio(0), timeout=5)", "ZeroDivisionError")
@@ -267,7 +247,7 @@ async def test_an_error_shows_only_the_users_frames(tmp_path: Path) -> None:
 
 
 async def test_screenshot_of_the_repl(tmp_path: Path) -> None:
-    app = make_app(tmp_path, MACHINE_LIKE)
+    app = machineless_app(tmp_path, MACHINE_LIKE)
     async with app.run_test(size=(200, 50)) as pilot:
         await pause_at_the_end(app, pilot)
         await run(pilot, app, '(0, "Linux server 6.1.0 x86_64\\nactive")', "exit status 0")

@@ -5,30 +5,19 @@ The scripts are plain Python (no machines): only the debugger and the panes are 
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
 import pytest
 from conftest import until
+from machineless import machineless_app, screenshot_dir
 from textual.widgets import Input, TextArea
 
 from nixtest_tui.app import NixtestApp
-from nixtest_tui.driver.config import DriverConfiguration
-from nixtest_tui.session import Session
 from nixtest_tui.widgets.driver_log import DriverLog
 from nixtest_tui.widgets.script_editor import ScriptEditor
 from nixtest_tui.widgets.script_pane import ScriptPane
 from nixtest_tui.widgets.subtests import SubtestList
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
-
-
-def screenshot_dir(tmp_path: Path) -> Path:
-    """The README's screens are regenerated with NIXTEST_SAVE_SCREENSHOTS=1; other runs keep
-    the checkout clean and still render the SVG."""
-    return SCREENSHOTS if os.environ.get("NIXTEST_SAVE_SCREENSHOTS") else tmp_path
-
 
 SCRIPT = textwrap.dedent("""\
     counter = 0
@@ -40,15 +29,6 @@ SCRIPT = textwrap.dedent("""\
         log.log(f"second ran, counter={counter}")
     log.log(f"done, counter={counter}")
 """)
-
-
-def make_app(tmp_path: Path, script: str) -> NixtestApp:
-    path = tmp_path / "test-script"
-    path.write_text(script)
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(exist_ok=True)
-    config = DriverConfiguration(vms={}, test_script=path)
-    return NixtestApp(Session(config, tmp_path, tmp_dir=runtime))
 
 
 @pytest.fixture(autouse=True)
@@ -77,7 +57,7 @@ async def pause_at(app: NixtestApp, pilot: object, line: int) -> None:
 async def test_j_goes_on_from_the_cursor_line(tmp_path: Path) -> None:
     """Paused in the first subtest, `j` on the last line skips the rest of it and the whole
     second one; c runs from there in the same globals; leaving the subtest is no failure."""
-    app = make_app(tmp_path, SCRIPT)
+    app = machineless_app(tmp_path, SCRIPT)
     async with app.run_test(size=(200, 50), notifications=True) as pilot:
         await pause_at(app, pilot, 3)
         await pilot.press("down", "down", "down", "down", "down", "j")
@@ -96,7 +76,7 @@ async def test_j_goes_on_from_the_cursor_line(tmp_path: Path) -> None:
 
 
 async def test_j_refuses_a_line_inside_a_loop_and_says_where_to_go(tmp_path: Path) -> None:
-    app = make_app(tmp_path, "total = 0\nfor i in range(3):\n    total += i\ndone = 1\n")
+    app = machineless_app(tmp_path, "total = 0\nfor i in range(3):\n    total += i\ndone = 1\n")
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await pause_at(app, pilot, 1)
         await pilot.press("down", "down", "j")
@@ -106,7 +86,7 @@ async def test_j_refuses_a_line_inside_a_loop_and_says_where_to_go(tmp_path: Pat
 
 
 async def test_a_file_edited_on_disk_reloads_and_the_paused_run_goes_on(tmp_path: Path) -> None:
-    app = make_app(tmp_path, SCRIPT)
+    app = machineless_app(tmp_path, SCRIPT)
     path = tmp_path / "test-script"
     async with app.run_test(size=(200, 50), notifications=True) as pilot:
         await pause_at(app, pilot, 6)
@@ -133,7 +113,7 @@ async def test_a_file_edited_on_disk_reloads_and_the_paused_run_goes_on(tmp_path
 
 async def test_the_editor_saves_applies_and_keeps_a_text_that_does_not_parse(
         tmp_path: Path) -> None:
-    app = make_app(tmp_path, SCRIPT)
+    app = machineless_app(tmp_path, SCRIPT)
     path = tmp_path / "test-script"
     async with app.run_test(size=(200, 50), notifications=True) as pilot:
         await pause_at(app, pilot, 6)

@@ -5,19 +5,17 @@ without pausing; space, d and enter act on the selected breakpoint."""
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
 import pytest
 from conftest import until
+from machineless import machineless_app, screenshot_dir
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Input, OptionList
 
 from nixtest_tui.app import NixtestApp
-from nixtest_tui.driver.config import DriverConfiguration
-from nixtest_tui.session import Session
 from nixtest_tui.widgets.breakpoints import BreakpointsPane
 from nixtest_tui.widgets.driver_log import DriverLog
 from nixtest_tui.widgets.prompt import TextPrompt
@@ -25,14 +23,7 @@ from nixtest_tui.widgets.script_pane import ScriptPane
 from nixtest_tui.widgets.stack import StackPane
 from nixtest_tui.widgets.watches import WatchesPane
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 SIZE = (200, 50)
-
-
-def screenshot_dir(tmp_path: Path) -> Path:
-    """The README's screens are regenerated with NIXTEST_SAVE_SCREENSHOTS=1; other runs keep
-    the checkout clean and still render the SVG."""
-    return SCREENSHOTS if os.environ.get("NIXTEST_SAVE_SCREENSHOTS") else tmp_path
 
 
 LOOP = textwrap.dedent("""\
@@ -42,15 +33,6 @@ LOOP = textwrap.dedent("""\
     with subtest("after the loop"):
         done = counter == 45
 """)
-
-
-def make_app(tmp_path: Path, script: str) -> NixtestApp:
-    path = tmp_path / "test-script"
-    path.write_text(script)
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(exist_ok=True)
-    config = DriverConfiguration(vms={}, test_script=path)
-    return NixtestApp(Session(config, tmp_path, tmp_dir=runtime))
 
 
 @pytest.fixture(autouse=True)
@@ -95,7 +77,7 @@ def log_text(app: NixtestApp) -> str:
 
 
 async def test_a_watch_added_by_keys_updates_at_every_pause(tmp_path: Path) -> None:
-    app = make_app(tmp_path, LOOP)
+    app = machineless_app(tmp_path, LOOP)
     async with app.run_test(size=SIZE) as pilot:
         await ready(app)
         watches = app.query_one(WatchesPane)
@@ -130,7 +112,7 @@ async def test_a_watch_added_by_keys_updates_at_every_pause(tmp_path: Path) -> N
 async def test_condition_and_hit_condition_set_by_keys(tmp_path: Path) -> None:
     """i % 2 == 1 holds for i = 1, 3, 5, 7, 9; `>= 3` lets the 3rd of those on stop: i = 5,
     7 and 9. A watch on i shows where the script stopped."""
-    app = make_app(tmp_path, LOOP)
+    app = machineless_app(tmp_path, LOOP)
     async with app.run_test(size=SIZE) as pilot:
         await ready(app)
         panel, watches = app.query_one(BreakpointsPane), app.query_one(WatchesPane)
@@ -164,7 +146,7 @@ async def test_condition_and_hit_condition_set_by_keys(tmp_path: Path) -> None:
 
 
 async def test_a_log_point_logs_without_pausing(tmp_path: Path) -> None:
-    app = make_app(tmp_path, LOOP)
+    app = machineless_app(tmp_path, LOOP)
     async with app.run_test(size=SIZE) as pilot:
         await ready(app)
         panel = app.query_one(BreakpointsPane)
@@ -201,7 +183,7 @@ HELPER = textwrap.dedent("""\
 
 async def test_watches_follow_the_frame_chosen_in_the_stack(tmp_path: Path) -> None:
     """Enter on the outer frame in the stack pane: the watches are evaluated there again."""
-    app = make_app(tmp_path, HELPER)
+    app = machineless_app(tmp_path, HELPER)
     async with app.run_test(size=SIZE) as pilot:
         await ready(app)
         watches, stack = app.query_one(WatchesPane), app.query_one(StackPane)
