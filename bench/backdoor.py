@@ -70,6 +70,38 @@ def read_line(sock: object, patience: float) -> bytes:
             return b"".join(parts)
 
 
+# What one command costs the guest, raw on the channel (no logging, no parsing): our line,
+# the same pipeline with a forked subshell instead of `bash -c` (faster, but `$$`, `$PPID`
+# and `$0` would differ from upstream's: not what we send), and a bare round trip.
+WHAT_IF = {
+    "our line (__nt - true)": b"__nt - true\n",
+    "a forked subshell instead of bash -c": (
+        b"( eval \"$__nt_pre\"'true' ) | if IFS= read -r -d '' -n 1 __c; then __nt_more; fi; "
+        b"echo \"#${PIPESTATUS[0]}\"\n"),
+    "a bare round trip (echo)": b"echo '#0'\n",
+}
+
+
+def what_if(machine: QemuMachine, count: int) -> None:
+    """Blocks of `count` of each line of WHAT_IF, twice over; prints each one's median."""
+    assert machine.shell is not None
+    sock = machine.shell.sock
+    samples: dict[str, list[float]] = {label: [] for label in WHAT_IF}
+    with machine.shell.lock:
+        for _ in range(2):
+            for label, line in WHAT_IF.items():
+                for _ in range(count):
+                    started = time.perf_counter()
+                    sock.sendall(line)
+                    reply = b""
+                    while not reply.endswith(b"\n") or b"#" not in reply:
+                        reply += read_line(sock, 30)
+                    samples[label].append(time.perf_counter() - started)
+    for label, taken in samples.items():
+        print(f"raw: {label}: median {statistics.median(taken) * 1000:.1f} ms "
+              f"(p95 {percentile(taken, 0.95) * 1000:.1f})")
+
+
 def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     return ordered[min(int(len(ordered) * fraction), len(ordered) - 1)]
@@ -125,6 +157,9 @@ def main() -> None:
     parser.add_argument("--megabytes", type=int, default=16)
     parser.add_argument("--block", type=int, default=10,
                         help="commands per block in the second, block-interleaved comparison")
+    parser.add_argument("--what-if", action="store_true",
+                        help="also time raw command lines: ours, a forked subshell instead of "
+                             "`bash -c`, a bare round trip (where a command's time goes)")
     args = parser.parse_args()
     image = ensure_tiny()
     with tempfile.TemporaryDirectory() as scratch:
@@ -150,6 +185,8 @@ def main() -> None:
                         lambda: machine.succeed("echo hello"),
                         lambda: upstream_succeed(machine, "echo hello"), block)
             throughput(machine, args.megabytes * 1_000_000)
+            if args.what_if:
+                what_if(machine, args.commands // 4)
         trace.close()
 
 
