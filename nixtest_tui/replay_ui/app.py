@@ -40,6 +40,7 @@ from nixtest_tui.replay_ui.views import (
     log_lines,
 )
 from nixtest_tui.widgets._terminal import Terminal
+from nixtest_tui.widgets.ordered_keys import TextInput
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 TICK = 0.1
@@ -142,7 +143,7 @@ class ReplayApp(App[int]):
             with TabPane("screen", id="tab-screen"):
                 yield Static(id="screen-caption")
                 yield ReplayScreen()
-        yield Input(placeholder="go to second (enter), escape: close", id="goto")
+        yield TextInput(placeholder="go to second (enter), escape: close", id="goto")
         yield ReplayTimeline(self.recording)
         yield Footer()
 

@@ -32,6 +32,7 @@ from nixtest_tui.widgets._console_feed import SlicedFeed
 from nixtest_tui.widgets._console_keys import APP_KEYS, key_to_bytes
 from nixtest_tui.widgets._console_view import ConsoleView, OverlayStyles
 from nixtest_tui.widgets._terminal import Terminal
+from nixtest_tui.widgets.ordered_keys import TextInput
 
 
 class _ConsoleMessage(Message):
@@ -156,7 +157,7 @@ class SerialConsole(Widget, can_focus=True):
         self._send = send
         self._terminal = Terminal(columns=columns, rows=24, scrollback=scrollback)
         self._view = ConsoleView(self._terminal)
-        self._search_input = Input(placeholder="search  (enter: next match, escape: close)")
+        self._search_input = TextInput(placeholder="search  (enter: next match, escape: close)")
         self._feed = SlicedFeed(self._terminal.feed, self._sync_view, self.SLICE_BYTES)
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue()
         self._query = ""

@@ -20,6 +20,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
+from nixtest_tui.widgets.ordered_keys import TextInput
+
 
 def ranked(query: str, names: Sequence[str]) -> list[str]:
     """Names matching `query`, best first; all of them, in order, for an empty query."""
@@ -55,7 +57,7 @@ class ConsolePicker(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical() as frame:
             frame.border_title = "open a console"
-            yield Input(placeholder="machine name (fuzzy)", id="picker-query")
+            yield TextInput(placeholder="machine name (fuzzy)", id="picker-query")
             yield OptionList(id="picker-options")
 
     def on_mount(self) -> None:

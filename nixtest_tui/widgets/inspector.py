@@ -30,6 +30,7 @@ from nixtest_tui.driver.ocr import VARIANTS, OcrResult
 from nixtest_tui.driver.qemu import QemuMachine
 from nixtest_tui.driver.screen import Screenshot, screenshot_path
 from nixtest_tui.network_model import STATE_LABELS
+from nixtest_tui.widgets.ordered_keys import TextInput
 from nixtest_tui.widgets.screen_image import ScreenImage
 from nixtest_tui.widgets.screen_picture import HALF_BLOCK, halfblock_strips
 from nixtest_tui.widgets.screen_viewer import ScreenViewer
@@ -88,14 +89,14 @@ class ScreenInspector(Vertical):
         with Horizontal(id="inspector-body"):
             yield ScreenImage()
             with Vertical(id="inspector-side"):
-                yield Input(placeholder="regex: would wait_for_text match now?", compact=True,
+                yield TextInput(placeholder="regex: would wait_for_text match now?", compact=True,
                             id="inspector-regex")
                 yield Static("", id="inspector-verdicts")
                 with VerticalScroll(id="inspector-ocr"):
                     yield Static("", id="inspector-text")
-                yield Input(placeholder="keys to send (\\n is enter)", compact=True,
+                yield TextInput(placeholder="keys to send (\\n is enter)", compact=True,
                             id="inspector-keys")
-                yield Input(placeholder="save screenshot as NAME (output dir)", compact=True,
+                yield TextInput(placeholder="save screenshot as NAME (output dir)", compact=True,
                             id="inspector-save")
 
     def on_mount(self) -> None:

@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input
 
 from nixtest_tui.driver.events import Event, MachineStateChanged
+from nixtest_tui.widgets.ordered_keys import TextInput
 
 STATE_LABELS = {
     "off": "off", "starting": "starting", "running": "booting", "connected": "up",
@@ -192,7 +193,7 @@ class MachinePanel(Vertical):
         self.border_title = f"machines {len(rows)}"
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter: name, state (up), vlan (v2)", id="machine-filter")
+        yield TextInput(placeholder="filter: name, state (up), vlan (v2)", id="machine-filter")
         yield MachineList(self._rows)
 
     @on(MachineList.FilterRequested)

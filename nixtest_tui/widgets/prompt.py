@@ -13,6 +13,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from nixtest_tui.widgets.ordered_keys import TextInput
+
 
 class TextPrompt(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
@@ -33,7 +35,7 @@ class TextPrompt(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.title_text)
-            yield Input(self.value, id="prompt-input")
+            yield TextInput(self.value, id="prompt-input")
             if self.hint:
                 yield Label(self.hint, classes="hint")
 

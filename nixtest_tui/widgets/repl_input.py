@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import TextArea
 
+from nixtest_tui.widgets.ordered_keys import CodeArea
 from nixtest_tui.widgets.repl_editing import (
     INDENT,
     Enter,
@@ -39,7 +40,7 @@ class _Search:
     failed: bool = False
 
 
-class ReplInput(TextArea):
+class ReplInput(CodeArea):
     BINDINGS = [
         Binding("tab", "complete", "Complete", show=False),
         Binding("ctrl+r", "search_history", "Search history"),

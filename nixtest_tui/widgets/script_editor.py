@@ -16,6 +16,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Static, TextArea
 
+from nixtest_tui.widgets.ordered_keys import CodeArea
+
 
 class ScriptEditor(ModalScreen[None]):
     """| Key | Action |
@@ -52,7 +54,7 @@ class ScriptEditor(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical() as frame:
             frame.border_title = f"edit {self.file_name}"
-            yield TextArea.code_editor(self.source, language="python", id="script-editor")
+            yield CodeArea.code_editor(self.source, language="python", id="script-editor")
             yield Static("ctrl+s saves and applies (a paused run goes on with the new text)"
                          " · escape closes without saving", id="editor-help")
 

@@ -25,6 +25,7 @@ from textual.widgets import ContentSwitcher, Input, RichLog, Select, Static
 
 from nixtest_tui.driver.base import BaseMachine
 from nixtest_tui.driver.shell_line import LineResult, ShellSession
+from nixtest_tui.widgets.ordered_keys import TextInput
 
 MachineLookup = Callable[[str], BaseMachine]
 
@@ -48,7 +49,7 @@ def terminal_text(line: str, style: str = "") -> Text:
     return text
 
 
-class ShellInput(Input):
+class ShellInput(TextInput):
     """| Key | Action |
     | --- | --- |
     | `enter` | run the line on the machine |
@@ -67,6 +68,16 @@ class ShellInput(Input):
         if shell is not None and shell.running:
             shell.cancel_line()
         else:
+            self.value = ""
+
+    async def action_submit(self) -> None:
+        """The line goes, and the input is cleared here, in order with the keys typed after
+        Enter (cleared later, by the tab, a fast `echo a⏎echo b⏎` would run `echo aecho b`).
+        A line refused because another still runs stays in the input."""
+        shell = self.shell
+        refused = shell is not None and shell.running is not None
+        await super().action_submit()
+        if not refused:
             self.value = ""
 
     def action_history(self, step: int) -> None:
@@ -145,7 +156,6 @@ class MachineShell(Vertical):
             self.notify(f"`{self.running}` still runs on {self.machine_name}: ctrl+c cancels it",
                         severity="warning", timeout=4)
             return
-        event.input.value = ""
         if not self.history or self.history[-1] != line:
             self.history.append(line)
         self._position = len(self.history)

@@ -1,6 +1,7 @@
 """The REPL-typing case in a real terminal: `nixtest-tui` in a pseudo-terminal, read back
 through pyte. A Python statement full of debugger letters typed into the REPL is evaluated;
-the paused script does not move. Escape leaves the input, and `n` steps again."""
+the paused script does not move; a block typed over three lines runs once it is complete.
+Escape leaves the input, and `n` steps again."""
 
 from __future__ import annotations
 
@@ -56,6 +57,16 @@ def test_typing_in_the_repl_does_not_step_the_script(tmp_path: Path) -> None:
         child.send("\r")
         terminal.wait_for("SNOCK xFpq 0")
         assert "paused at line 3 (breakpoint)" in terminal.text()
+        # a block: Enter (\r) after the header continues it, indented; ctrl+j (\n) adds a
+        # line; Enter on the empty last line runs it
+        for line in ("for k in range(2):\r", "tag = 'row'\n", "print(tag, k * 21)\r"):
+            for character in line:
+                child.send(character)
+        wait_until(terminal, lambda text: "print(tag, k * 21)" in text)
+        assert "row 21" not in terminal.text()  # still open: nothing ran
+        child.send("\r")
+        terminal.wait_for("row 21")
+        assert "... " in terminal.text() and "paused at line 3 (breakpoint)" in terminal.text()
         child.send(ESCAPE)
         # the script pane's keys in the footer again; also keeps ESC apart from the next key,
         # which a terminal would otherwise read as alt+n
