@@ -9,6 +9,7 @@ import textwrap
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 from conftest import wait_until
@@ -47,6 +48,18 @@ def driver(tmp_path: Path) -> Iterator[Driver]:
         yield running
 
 
+def paused_at(driver: Driver, line: int) -> tuple[ScriptRunner, FrameType]:
+    """A runner paused at a breakpoint on `line`, and its paused frame."""
+    runner = ScriptRunner(driver)
+    events = driver.bus.subscribe(ScriptStateChanged)
+    runner.add_breakpoint(line)
+    runner.start()
+    next_state(events, "paused")
+    frame = runner.paused_frame
+    assert frame is not None
+    return runner, frame
+
+
 def test_values_errors_and_a_blocked_watch_cut_off_at_its_timeout(driver: Driver) -> None:
     runner = ScriptRunner(driver)
     events = driver.bus.subscribe(ScriptStateChanged)
@@ -76,13 +89,7 @@ def test_values_errors_and_a_blocked_watch_cut_off_at_its_timeout(driver: Driver
 def test_a_resumed_script_abandons_a_running_watch(driver: Driver) -> None:
     """The script going on cuts a watch off before its timeout (its guest call cancelled);
     the watch keeps showing its last value."""
-    runner = ScriptRunner(driver)
-    events = driver.bus.subscribe(ScriptStateChanged)
-    runner.add_breakpoint(13)
-    runner.start()
-    next_state(events, "paused")
-    frame = runner.paused_frame
-    assert frame is not None
+    runner, frame = paused_at(driver, 13)
     watches = WatchList()
     watch = watches.add("value")
     assert evaluate_watch(frame, watch).value == "1"
@@ -98,13 +105,7 @@ def test_a_resumed_script_abandons_a_running_watch(driver: Driver) -> None:
 
 
 def test_watch_in_a_function_frame_sees_its_locals(driver: Driver) -> None:
-    runner = ScriptRunner(driver)
-    events = driver.bus.subscribe(ScriptStateChanged)
-    runner.add_breakpoint(9)  # return doubled
-    runner.start()
-    next_state(events, "paused")
-    frame = runner.paused_frame
-    assert frame is not None
+    runner, frame = paused_at(driver, 9)  # return doubled
     watches = WatchList()
     watches.add("n, doubled")
     assert evaluate_watch(frame, watches.watches[0]).value == "(0, 0)"
@@ -144,13 +145,7 @@ def test_watches_never_undo_an_assignment_made_in_the_repl(driver: Driver) -> No
     """Watches read a function frame's locals while the REPL assigns to them: each read
     refreshes the frame's locals dict from the frame, which between the REPL's assignment and
     its write-back would undo it. 1,000 assignments, each read back, with watches all along."""
-    runner = ScriptRunner(driver)
-    events = driver.bus.subscribe(ScriptStateChanged)
-    runner.add_breakpoint(9)  # return doubled
-    runner.start()
-    next_state(events, "paused")
-    frame = runner.paused_frame
-    assert frame is not None
+    runner, frame = paused_at(driver, 9)  # return doubled
     watch = WatchList().add("doubled")
     done = threading.Event()
 
@@ -174,13 +169,7 @@ def test_watches_never_undo_an_assignment_made_in_the_repl(driver: Driver) -> No
 
 
 def test_a_watch_waits_for_the_repl_only_up_to_its_timeout(driver: Driver) -> None:
-    runner = ScriptRunner(driver)
-    events = driver.bus.subscribe(ScriptStateChanged)
-    runner.add_breakpoint(13)
-    runner.start()
-    next_state(events, "paused")
-    frame = runner.paused_frame
-    assert frame is not None
+    runner, frame = paused_at(driver, 13)
     watch = WatchList().add("value", timeout=0.3)
     with runner.frame_lock:  # what a REPL line blocked in a guest command does
         result = evaluate_watch(frame, watch, frame_lock=runner.frame_lock)
