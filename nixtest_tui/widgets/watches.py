@@ -133,7 +133,8 @@ class WatchesPane(Widget):
         else:
             text.append(f" ! {result.error}", style="dim red" if stale else "red")
         when = result.at.strftime("%H:%M:%S")
-        text.append(f"\n  {when}, took {result.seconds:.2f} s", style="dim")
+        # on the same line: the pane is a few rows high, and each watch should take one
+        text.append(f"   {when}, {result.seconds:.2f} s", style="dim")
         return text
 
     # -- editing -----------------------------------------------------------------------------------
