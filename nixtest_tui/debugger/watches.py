@@ -117,6 +117,12 @@ class WatchList:
         del self.watches[index]
 
 
+def guest_seconds(timeout: float) -> float:
+    """How long a watch's guest commands may run: ending a little before the watch is cut off,
+    they leave nothing running in the guest for the script's next command to wait on."""
+    return timeout - min(1.0, timeout / 4)
+
+
 def evaluate_watch(frame: FrameType, watch: Watch, abandon: threading.Event | None = None,
                    frame_lock: threading.Lock | None = None) -> WatchResult:
     """(blocking; never on a UI loop) Evaluate `watch` in `frame` within its timeout; setting
@@ -136,8 +142,8 @@ def evaluate_watch(frame: FrameType, watch: Watch, abandon: threading.Event | No
     finally:
         if frame_lock is not None:
             frame_lock.release()
-    result = _Evaluation(frame.f_globals, local_scope, watch.expression).wait(
-        watch.timeout, abandon)
+    result = _Evaluation(frame.f_globals, local_scope, watch.expression,
+                         guest_seconds(watch.timeout)).wait(watch.timeout, abandon)
     if not (result.timed_out and abandon.is_set()):  # (else the last value still stands)
         watch.last = result
     return result
@@ -148,23 +154,26 @@ class _Evaluation:
     cancellation is never left behind for a later thread that gets the same thread id."""
 
     def __init__(self, global_scope: dict[str, Any], local_scope: dict[str, Any],
-                 expression: str) -> None:
+                 expression: str, guest_seconds: float) -> None:
         self.expression = expression
         self.started = time.monotonic()
         self.result: WatchResult | None = None
         self.done = threading.Event()
         self._lock = threading.Lock()
         self._abandoned = False
-        self._thread = threading.Thread(target=self._run, args=(global_scope, local_scope),
+        self._thread = threading.Thread(target=self._run,
+                                        args=(global_scope, local_scope, guest_seconds),
                                         daemon=True,
                                         name=f"watch: {expression[:40]}")
         self._thread.start()
 
-    def _run(self, global_scope: dict[str, Any], local_scope: dict[str, Any]) -> None:
+    def _run(self, global_scope: dict[str, Any], local_scope: dict[str, Any],
+             guest_seconds: float) -> None:
         cancel.clear(threading.get_ident())
         try:
             code = compile(self.expression, "<watch>", "eval")
-            value = eval(code, global_scope, local_scope)  # noqa: S307 - the user's
+            with cancel.guest_deadline(guest_seconds):
+                value = eval(code, global_scope, local_scope)  # noqa: S307 - the user's
             result = WatchResult(value=summarize(value), seconds=self._elapsed())
         except BaseException as exc:  # the user's code may raise anything, even SystemExit
             result = WatchResult(error=describe(exc), seconds=self._elapsed())

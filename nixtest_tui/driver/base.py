@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from nixtest_tui.driver import cancel
 from nixtest_tui.driver.copying import FileCopies
 from nixtest_tui.driver.duration import (
     Duration,
@@ -125,7 +126,7 @@ class BaseMachine(FileCopies, SystemdUnits, ABC):
         for check in self.health_checks:
             check()
         limit = None if timeout is None else to_timedelta(timeout, "execute()")
-        return self._execute(command, check_return, check_output, limit)
+        return self._execute(command, check_return, check_output, cancel.bounded(limit))
 
     def succeed(self, *commands: str, timeout: Duration | None = None) -> str:
         # the number goes on to execute() as it came, which warns again: upstream prints both

@@ -9,6 +9,10 @@ timeout.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 
 from nixtest_tui.driver.errors import RequestedAssertionFailed
 
@@ -63,4 +67,40 @@ def sleep(seconds: float) -> None:
     check()
 
 
-__all__ = ["Cancelled", "check", "clear", "pending", "request", "sleep"]
+# -- guest deadlines ------------------------------------------------------------------------------
+#
+# A cancelled machine call returns at once, but the command it sent keeps running in the guest,
+# and the machine's next command waits for it. A thread that knows when it will be cut off (a
+# debugger watch) says so here, and the commands it sends run under the guest's `timeout`,
+# ending in the guest by then.
+
+_deadlines: dict[int, float] = {}
+
+
+@contextmanager
+def guest_deadline(seconds: float) -> Iterator[None]:
+    """Commands this thread sends to a guest meanwhile end there within `seconds`."""
+    ident = threading.get_ident()
+    with _lock:
+        _deadlines[ident] = time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        with _lock:
+            _deadlines.pop(ident, None)
+
+
+def bounded(limit: timedelta | None) -> timedelta | None:
+    """A command's guest timeout, shortened to the current thread's guest deadline."""
+    with _lock:
+        deadline = _deadlines.get(threading.get_ident())
+    if deadline is None:
+        return limit
+    left = timedelta(seconds=max(deadline - time.monotonic(), MIN_GUEST_SECONDS))
+    return left if limit is None or limit > left else limit
+
+
+MIN_GUEST_SECONDS = 0.1  # a command sent after its deadline still gets a moment in the guest
+
+__all__ = ["Cancelled", "bounded", "check", "clear", "guest_deadline", "pending", "request",
+           "sleep"]

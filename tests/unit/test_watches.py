@@ -20,6 +20,7 @@ from nixtest_tui.debugger.watches import (
     InvalidWatch,
     WatchList,
     evaluate_watch,
+    guest_seconds,
     summarize,
 )
 from nixtest_tui.driver.driver import Driver
@@ -176,3 +177,29 @@ def test_a_watch_waits_for_the_repl_only_up_to_its_timeout(driver: Driver) -> No
     assert result.timed_out and "REPL" in result.error
     assert evaluate_watch(frame, watch, frame_lock=runner.frame_lock).value == "1"
     runner.stop(10)
+
+
+def test_a_watch_bounds_the_guest_timeout_of_its_commands_only() -> None:
+    """Inside a watch's guest deadline a command's guest `timeout` is cut to what is left;
+    outside it, and in other threads, the caller's limit stands."""
+    from datetime import timedelta
+
+    from nixtest_tui.driver import cancel
+
+    fifteen_minutes = timedelta(minutes=15)
+    assert cancel.bounded(fifteen_minutes) == fifteen_minutes
+    assert cancel.bounded(None) is None
+    with cancel.guest_deadline(guest_seconds(5.0)):
+        bounded = cancel.bounded(fifteen_minutes)
+        assert bounded is not None and 3.0 < bounded.total_seconds() <= 4.0
+        unlimited = cancel.bounded(None)
+        assert unlimited is not None and unlimited <= bounded  # (time passes)
+        assert cancel.bounded(timedelta(seconds=1)) == timedelta(seconds=1)
+        elsewhere: list[timedelta | None] = []
+        thread = threading.Thread(target=lambda: elsewhere.append(cancel.bounded(None)))
+        thread.start()
+        thread.join()
+        assert elsewhere == [None]
+    assert cancel.bounded(None) is None
+    with cancel.guest_deadline(-1.0):  # already past: the command still gets a moment
+        assert cancel.bounded(None) == timedelta(seconds=cancel.MIN_GUEST_SECONDS)
