@@ -5,6 +5,7 @@ machine call a running script is blocked in."""
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -186,9 +187,7 @@ async def test_an_outer_frame_chosen_in_the_stack_moves_the_script_and_the_repl(
 
 
 BLOCKED = textwrap.dedent("""\
-    import time
-    while not os.path.exists(os.environ["NIXTEST_TEST_FLAG"]):
-        time.sleep(0.05)
+    os.read(int(os.environ["NIXTEST_TEST_GATE"]), 1)  # until the test opens the gate
     done = True
 """)
 
@@ -197,9 +196,17 @@ async def test_a_running_script_shows_its_line_and_the_machine_call_it_waits_in(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """While the script runs the stack pane shows the sampled line and, below it, the wait
     a machine is in (with elapsed/timeout); the wait leaves when it finishes."""
-    flag = tmp_path / "flag"
-    monkeypatch.setenv("NIXTEST_TEST_FLAG", str(flag))
+    gate, opener = os.pipe()  # the script (a thread of this process) reads, the test writes
+    monkeypatch.setenv("NIXTEST_TEST_GATE", str(gate))
     app = machineless_app(tmp_path, BLOCKED)
+    try:
+        await watch_the_blocked_script(app, opener)
+    finally:
+        os.close(opener)  # (on a failure too: the script's read then ends, and so does it)
+        os.close(gate)
+
+
+async def watch_the_blocked_script(app: NixtestApp, opener: int) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.sub_title.startswith("idle"), 30)
         await pilot.press("f5")
@@ -218,7 +225,7 @@ async def test_a_running_script_shows_its_line_and_the_machine_call_it_waits_in(
         bus.publish(WaitFinished(machine="server", what="unit", target="echo.service",
                                  elapsed=1.0, success=True))
         await until(lambda: "wait_for_unit" not in shown())
-        flag.touch()
+        os.write(opener, b"x")
         await until(lambda: app.sub_title == "finished")
         await until(lambda: "not paused (finished)" in shown())
         await pilot.press("ctrl+q")
