@@ -38,6 +38,8 @@ from nixtest_tui.guests.startscript import write_network
 from nixtest_tui.guests.tiny import ensure_tiny
 from nixtest_tui.headless.trace import TraceWriter
 
+KILOBYTE = "printf '%01000d' 0"  # 1,000 bytes from a builtin (no process of its own)
+
 
 def upstream_succeed(machine: QemuMachine, command: str, patience: float = 60.0) -> bytes:
     """Upstream's per-command path over the same channel (see the module docstring)."""
@@ -76,7 +78,7 @@ def read_line(sock: object, patience: float) -> bytes:
 WHAT_IF = {
     "our line (__nt - true)": b"__nt - true\n",
     "a forked subshell instead of bash -c": (
-        b"( eval \"$__nt_pre\"'true' ) | if IFS= read -r -d '' -n 1 __c; then __nt_more; fi; "
+        b"( eval \"$__nt_pre\"'true' ) | if IFS= read -r -d '' -n 256 __s; then __nt_more; fi; "
         b"echo \"#${PIPESTATUS[0]}\"\n"),
     "a bare round trip (echo)": b"echo '#0'\n",
 }
@@ -184,6 +186,10 @@ def main() -> None:
                 compare("succeed('echo hello')", args.commands // 2,
                         lambda: machine.succeed("echo hello"),
                         lambda: upstream_succeed(machine, "echo hello"), block)
+                # past the 256 bytes the guest's builtins send raw: base64 takes the rest
+                compare("a 1 KB output", args.commands // 2,
+                        lambda: machine.succeed(KILOBYTE),
+                        lambda: upstream_succeed(machine, KILOBYTE), block)
             throughput(machine, args.megabytes * 1_000_000)
             if args.what_if:
                 what_if(machine, args.commands // 4)

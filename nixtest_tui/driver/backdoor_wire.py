@@ -5,26 +5,29 @@ The guest side is stock (a non-interactive `bash` reading commands from hvc0 aft
 connection we define a few shell functions; each command is then one short line, and its
 reply comes back in one stream:
 
-    [=<hex>: <base64 window>. ... <base64 rest>$] #<status>\\n
+    ['<raw bytes, escaped>\\n] [=<base64 window>. ... <base64 rest>$] #<status>\\n
 
 * Nothing but `#<status>` when the command wrote nothing to stdout. That case costs the guest
-  no process beyond `bash -c`: a builtin `read` of one byte finds the pipe empty, and with
-  `lastpipe` the reader runs in the backdoor shell itself, not in a fork.
-* Otherwise `=<hex>:` is stdout's first byte (what the probe consumed), in hex, then the rest as
-  base64, cut into windows of exactly `WINDOW` characters that each end in `.` and wait for
-  the host's `+` before the next is written; `$` ends the data. Why windows: QEMU's
-  virtconsole silently drops guest output while the host's socket buffer (~100 KB) is full,
-  so a guest that writes faster than the host reads loses whole pages. With at most one
-  window in flight the buffer can never fill, however slow the host is. (Raw segments read
-  by `read -n` would save short outputs the base64 process, but bash's `read -n` loses bytes
-  of a pipe now and then; `read -N` over the whole pipe does not.)
-* `!<status>\\n` anywhere: `bash -c`, which had started a background job, exited (an EXIT
-  trap). If stdout then stays open, that job holds it; the reply still waits for it, as
-  upstream does, and the host says why after a while. (A daemon that forks itself away is
-  not a job: it is waited for just the same, without that explanation.)
+  no process beyond `bash -c`: a builtin `read` finds the pipe empty, and with `lastpipe` the
+  reader runs in the backdoor shell itself, not in a fork.
+* Up to `RAW_LIMIT` bytes of stdout are read by builtins and sent as they are in one `'` frame
+  (`\\` and `\\n` stand for a backslash and a line end, `\\0` for a NUL, which ends what one
+  builtin read can take): a short output costs no process either, and the frame is one write.
+* Whatever stdout holds beyond that comes as base64 after `=`, cut into windows of exactly
+  `WINDOW` characters that each end in `.` and wait for the host's `+` before the next is
+  written; `$` ends the data. Why windows: QEMU's virtconsole silently drops guest output
+  while the host's socket buffer (~100 KB) is full, so a guest that writes faster than the
+  host reads loses whole pages. With at most one window in flight the buffer can never fill,
+  however slow the host is. (Builtins read a pipe a byte at a time, which costs more than the
+  guest's `base64` beyond a few hundred bytes; `read -N` over the whole pipe does not.)
+* `!<status>\\n` anywhere but inside a frame: `bash -c`, which had started a background job,
+  exited (an EXIT trap). If stdout then stays open, that job holds it; the reply still waits
+  for it, as upstream does, and the host says why after a while. (A daemon that forks itself
+  away is not a job: it is waited for just the same, without that explanation.)
 * `~gone <nonce>\\n` anywhere: the sentinel saw the backdoor shell exit.
 
-`#`, `.`, `$`, `!` and `~` are outside base64's alphabet, so none of them can be data.
+`#`, `.`, `$`, `!` and `~` are outside base64's alphabet, so none of them can be data; a raw
+frame is read by its line end, which its data never holds.
 Semantics are upstream's: `bash -c` with `set -euo pipefail`, stdout a pipe, stderr on the
 serial console, stdout complete when every writer has closed it.
 """
@@ -57,19 +60,35 @@ _EXIT_TRAP = (f"trap '__s=$?; [ -z \"${{!:-}}\" ] || printf \"!%d\\n\" $__s >&{N
 _MAY_START_A_JOB = re.compile(r"&|\b(?:coproc|eval|source)\b|(?:^|[\s;|(){}])\.\s")
 
 
-# The reader of a command's stdout: a probe byte read by a builtin (so an empty stdout costs
-# no process beyond `bash -c`, and with `lastpipe` no fork either), then the rest as base64.
-# The probe is inline in `__nt`, not a function of its own: a bash function call is a
-# measurable part of a 9 ms command under TCG.
-_PROBE = "IFS= read -r -d '' -n 1 __c"
-_MORE = "printf -v h '%02x' \"'$__c\"; base64 -w 0 | __nt_win \"=$h:\""
+# The reader of a command's stdout, in the backdoor shell itself (`lastpipe`): builtins read
+# up to RAW_LIMIT bytes and send them raw in one `'` frame (an empty stdout costs nothing but
+# `bash -c`, a short one no process either); what is left goes through the guest's base64.
+# The first read is inline in `__nt`, not a function of its own: a bash function call is a
+# measurable part of a 5 ms command under TCG.
+RAW_LIMIT = 256  # read byte by byte (a builtin cannot read ahead of a NUL): ~3 us a byte
+RAW_PIECES = 4  # NUL-ended pieces read by builtins; each costs a loop turn (~0.2 ms)
+_READ = f"IFS= read -r -d '' -n {RAW_LIMIT} __s"
+# `\` -> `\\`, LF -> `\n`: a frame has no line end of its own, so it is one write (bash
+# flushes stdout at each line end) and a notice can only come between frames. Quoted
+# patterns and replacements mean the same in every bash (5.2 made `&` and `\` special).
+_ESCAPE = '__s=${__s//"$__nt_b"/"$__nt_bb"}; __s=${__s//"$__nt_lf"/"$__nt_bn"}'
+_FRAME = "printf \"'%s\\n\""
+_SHORT = f'elif [ -n "$__s" ]; then {_ESCAPE}; {_FRAME} "$__s"'
+# NUL ends a piece (`\0` in the frame); past the limit, base64 takes the rest of stdout
+_MORE = (
+    f"local n=0 m={RAW_LIMIT} l o= k=0; while :; do l=${{#__s}}; {_ESCAPE}; o+=$__s; "
+    r"if [ $l -lt $m ]; then o+='\0'; n=$((n+l+1)); else n=$((n+l)); fi; "
+    f"m=$(({RAW_LIMIT}-n)); if [ $m -le 0 ] || [ $((k+=1)) -ge {RAW_PIECES} ]; then "
+    f'{_FRAME} "$o"; base64 -w 0 | __nt_win =; return; fi; '
+    f"if ! IFS= read -r -d '' -n $m __s; then {_ESCAPE}; {_FRAME} \"$o$__s\"; return; fi; "
+    "done"
+)
 
 
-def _runner(probe: str) -> str:
+def _runner(reader: str) -> str:
     """`__nt LIMIT COMMAND [j]`: run COMMAND (under `timeout LIMIT` unless LIMIT is `-`);
     `j` asks for the EXIT trap (see _MAY_START_A_JOB)."""
     run = 'bash -c "${3:+$__nt_trap}$__nt_pre$2"'
-    reader = f"if {probe}; then __nt_more; fi"
     return (f'__nt() {{ if [ "$1" = - ]; then {run} | {reader}; '
             f'else timeout "$1" {run} | {reader}; fi; echo "#${{PIPESTATUS[0]}}"; }}; ')
 
@@ -115,19 +134,20 @@ def session_setup(nonce: str = "0") -> bytes:
     )
     functions = (
         f"__nt_pre={shlex.quote(_STRICT)}; __nt_trap={shlex.quote(_EXIT_TRAP)}; "
-        # The probe reads in the C locale: one byte, whatever it is (in a UTF-8 locale
-        # `read -n 1` can take several bytes of an invalid sequence and keep fewer of them).
+        "__nt_b='\\'; __nt_bb='\\\\'; __nt_bn='\\n'; __nt_lf=$'\\n'; "
+        # The reader reads in the C locale: bytes, whatever they are (in a UTF-8 locale
+        # `read -n` can take several bytes of an invalid sequence and keep fewer of them).
         # A shell with no LC_ALL of its own gets a non-exported LC_ALL=C once: the commands'
         # `bash -c` never sees it, and each command is spared two setlocale() calls. A shell
-        # whose LC_ALL is exported keeps it, and sets C around the probe instead.
+        # whose LC_ALL is exported keeps it, and sets C around the reader instead.
         "if [ -n \"${LC_ALL+x}\" ]; then "
-        "__nt_c() { local LC_ALL=C; IFS= read -r -d '' -n 1 __c; }; "
-        f"__nt_more() {{ local LC_ALL=C h; {_MORE}; }}; {_runner('__nt_c')}"
-        f"else LC_ALL=C; __nt_more() {{ local h; {_MORE}; }}; "
-        f"{_runner(_PROBE)}fi; "
+        f"__nt_c() {{ local LC_ALL=C; if {_READ}; then __nt_more; {_SHORT}; fi; }}; "
+        f"{_runner('__nt_c')}"
+        f"else LC_ALL=C; {_runner(f'if {_READ}; then __nt_more; {_SHORT}; fi')}fi; "
+        f"__nt_more() {{ {_MORE}; }}; "
         # windows of WINDOW characters, each waiting for the host's go-ahead on fd 18. Only
         # `read -N` touches that pipe: it reads ahead, so no other reader may share it. The
-        # probe's byte ($1) goes out with the first write, one wake-up of the host fewer.
+        # section's `=` ($1) goes out with the first write, one wake-up of the host fewer.
         f"__nt_win() {{ local k a h=$1; while IFS= read -r -N {WINDOW} k; do "
         "printf '%s%s.' \"$h\" \"$k\"; h=; "
         f"read -r -u {ACK_FD} a; done; printf '%s%s$' \"$h\" \"$k\"; }}; "
@@ -157,7 +177,9 @@ _SPECIAL = re.compile(rb"[^A-Za-z0-9+/=]")
 _NOTICE = re.compile(rb"!(\d+)\n")
 _GONE = re.compile(rb"~gone ([0-9a-f]+)\r?\n")
 _STATUS = re.compile(rb"#(-?\d+)\n")
-_FIRST = re.compile(rb"=((?:[0-9a-f]{2}){1,4}):")
+_ESCAPED = re.compile(rb"\\(.?)", re.DOTALL)
+_UNESCAPE = {b"\\": b"\\", b"n": b"\n", b"0": b"\0"}
+_LONGEST_FRAME = 2 * RAW_LIMIT + 2 * RAW_PIECES + 2  # every byte escaped, and the marks
 
 
 class ReplyReader:
@@ -178,7 +200,7 @@ class ReplyReader:
 
     def _start_reply(self) -> None:
         self._state = "start"
-        self._first = b""
+        self._raw: list[bytes] = []
         self._pieces: list[bytes] = []
         self._window = 0
         self._closed_at: float | None = None
@@ -200,11 +222,17 @@ class ReplyReader:
                     break  # the marker's end is still on its way
                 self._marker(bytes(buf[pos:newline + 1]), now)
                 pos = newline + 1
+            elif char == b"'" and self._state == "start":
+                end = buf.find(b"\n", pos)
+                if end < 0:
+                    if len(buf) - pos > _LONGEST_FRAME:
+                        raise ChannelError(self._lost(f"a raw frame {bytes(buf[pos:pos+40])!r}"))
+                    break  # the frame's end is still on its way
+                self._raw.append(self._unescape(bytes(buf[pos + 1:end])))
+                pos = end + 1
             elif char == b"=" and self._state == "start":
-                taken = self._take_first(buf, pos)
-                if taken == pos:
-                    break
-                pos = taken
+                self._state = "data"
+                pos += 1
             elif char == b"." and self._state == "data":
                 if self._window != WINDOW:
                     raise ChannelError(self._lost(f"a window of {self._window} characters"))
@@ -238,16 +266,15 @@ class ReplyReader:
             self._window += end - pos
         return end
 
-    def _take_first(self, buf: bytearray, pos: int) -> int:
-        """`=<hex>:`, stdout's first character, if all of it is here (else `pos`)."""
-        match = _FIRST.match(buf, pos)
-        if match is None:
-            if len(buf) - pos >= 11 or b":" in buf[pos:]:
-                raise ChannelError(self._lost(f"a first character {bytes(buf[pos:pos + 11])!r}"))
-            return pos
-        self._first = bytes.fromhex(match.group(1).decode())
-        self._state = "data"
-        return match.end()
+    def _unescape(self, frame: bytes) -> bytes:
+        if b"\\" not in frame:
+            return frame
+
+        def one(match: re.Match[bytes]) -> bytes:
+            if (byte := _UNESCAPE.get(match.group(1))) is None:
+                raise ChannelError(self._lost(f"a raw frame with {match.group()!r}"))
+            return byte
+        return _ESCAPED.sub(one, frame)
 
     def _marker(self, line: bytes, now: float) -> None:
         if (match := _GONE.fullmatch(line)) is not None:
@@ -264,7 +291,7 @@ class ReplyReader:
         except binascii.Error as exc:
             raise ChannelError(self._lost(f"base64 that does not decode ({exc})")) from None
         closed = self._closed_at if self._state == "status" else now
-        self.replies.append(Reply(status, self._first + rest, self.exited_at, closed))
+        self.replies.append(Reply(status, b"".join(self._raw) + rest, self.exited_at, closed))
         self._start_reply()
 
     @staticmethod
@@ -276,4 +303,4 @@ class ReplyReader:
     @property
     def in_reply(self) -> bool:
         """Whether part of a reply has arrived (so the stream is mid-reply)."""
-        return self._state != "start" or bool(self._pending)
+        return self._state != "start" or bool(self._pending) or bool(self._raw)

@@ -95,6 +95,23 @@ def test_a_first_character_of_several_bytes(locale: str, lc_all: bool) -> None:
         local.close()
 
 
+@pytest.mark.parametrize("lc_all", [True, False], ids=["LC_ALL", "LANG"])
+def test_short_outputs_of_the_raw_frame_come_back_exact(lc_all: bool) -> None:
+    """1,000 outputs around the builtins' limit, rich in the bytes the raw frame escapes or
+    bash treats specially (NUL ends a builtin read; CTLESC, CTLNUL), every one exact."""
+    local = LocalShell("C.UTF-8", lc_all)
+    try:
+        rng = random.Random(256)
+        tricky = b"\0\n\\\x01\x7f'#=$!~.\r\xff\xc3"
+        for _ in range(1000):
+            size = rng.choice([1, 2, rng.randrange(0, 300), rng.randrange(250, 262), 300])
+            data = bytes(rng.choice(tricky) if rng.random() < 0.4 else rng.randrange(256)
+                         for _ in range(size))
+            assert local.backdoor.run(produce(data), None).stdout == data, data
+    finally:
+        local.close()
+
+
 def test_outputs_that_look_like_the_framing(shell: LocalShell) -> None:
     for text in ("#0\n", "!0\n", "~gone 0\n", "=ff", "abc.", "$#7\n", "eHh4$", "no newline"):
         reply = shell.backdoor.run(f"printf '%s' {shlex.quote(text)}", None)

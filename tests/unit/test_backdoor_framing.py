@@ -10,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nixtest_tui.driver.backdoor_wire import (
+    RAW_LIMIT,
+    RAW_PIECES,
     WINDOW,
     ChannelError,
     Reply,
@@ -19,16 +21,35 @@ from nixtest_tui.driver.backdoor_wire import (
 )
 
 
+def raw_length(stdout: bytes) -> tuple[int, bool]:
+    """How much of stdout the guest's builtins take, and whether base64 takes the rest."""
+    taken, room, pieces = 0, RAW_LIMIT, 0
+    while True:
+        piece = stdout[taken:taken + room]
+        if b"\0" in piece:
+            taken += piece.index(b"\0") + 1
+        elif len(piece) < room:
+            return len(stdout), False  # stdout ended
+        else:
+            taken += room
+        room, pieces = RAW_LIMIT - taken, pieces + 1
+        if room <= 0 or pieces >= RAW_PIECES:
+            return taken, True
+
+
 def writes(stdout: bytes, status: int, window: int = WINDOW) -> list[bytes]:
     """A reply as the guest functions write it, one item per write() (the format's spec)."""
-    if not stdout:
-        return [b"#%d\n" % status]
-    text = base64.b64encode(stdout[1:])
+    taken, more = raw_length(stdout)
+    escaped = stdout[:taken].replace(b"\\", b"\\\\").replace(b"\n", b"\\n")
+    frame = [b"'" + escaped.replace(b"\0", b"\\0") + b"\n"] if taken else []
+    if not more:
+        return [*frame, b"#%d\n" % status]
+    text = base64.b64encode(stdout[taken:])
     windows = [text[i:i + window] for i in range(0, len(text), window)]
     if not windows or len(windows[-1]) == window:
         windows.append(b"")
-    return [b"=%02x:" % stdout[0], *(w + b"." for w in windows[:-1]), windows[-1] + b"$",
-            b"#%d\n" % status]
+    sent = [*(w + b"." for w in windows[:-1]), windows[-1] + b"$"]
+    return [*frame, b"=" + sent[0], *sent[1:], b"#%d\n" % status]
 
 
 def encode(stdout: bytes, status: int, window: int = WINDOW) -> bytes:
@@ -45,8 +66,12 @@ def parse_all(stream: bytes, cuts: list[int], nonce: bytes = b"abc") -> tuple[li
     return list(reader.replies), reader
 
 
+# outputs around the raw frame's limit, some made of the bytes it escapes or stops at
+TRICKY = st.lists(st.sampled_from(b"\\\n\0'#=x"), max_size=300).map(bytes)
+
+
 @settings(max_examples=300, deadline=None)
-@given(outputs=st.lists(st.binary(max_size=400), min_size=1, max_size=4),
+@given(outputs=st.lists(st.binary(max_size=600) | TRICKY, min_size=1, max_size=4),
        status=st.integers(0, 255), cuts=st.lists(st.integers(0, 10_000), max_size=30),
        marker_at=st.lists(st.integers(0, 10_000), max_size=3))
 def test_any_chunking_gives_the_same_replies(outputs: list[bytes], status: int, cuts: list[int],
@@ -74,8 +99,10 @@ def test_windows_are_acknowledged_and_checked() -> None:
     data = bytes(range(256)) * 1000
     replies, reader = parse_all(encode(data, 0), [])
     assert replies[0].stdout == data
-    assert reader.acks_due == len(base64.b64encode(data[1:])) // WINDOW
-    broken = encode(data, 0).replace(b"A", b"", 1)  # one character lost in a window
+    assert reader.acks_due == len(base64.b64encode(data[raw_length(data)[0]:])) // WINDOW
+    stream = encode(data, 0)
+    at = stream.index(b"\n=") + 9
+    broken = stream[:at] + stream[at + 1:]  # one character lost in a window
     with pytest.raises(ChannelError, match="out of step"):
         parse_all(broken, [])
 
@@ -85,6 +112,11 @@ def test_our_sentinel_and_garbage() -> None:
     assert reader.gone
     with pytest.raises(ChannelError, match="restart the machine"):
         parse_all(b"hello\n#0\n", [])
+    for broken in (b"'a\\qb\n#0\n", b"'ab\\\n#0\n", b"'" + b"x" * 600, b"=QUJD'x\n$#0\n"):
+        with pytest.raises(ChannelError, match="out of step"):
+            parse_all(broken, [])
+    replies, _ = parse_all(b"'a\\\\b\\n\\0\n!0\n=QUJD$#3\n", [])
+    assert (replies[0].stdout, replies[0].status) == (b"a\\b\n\0ABC", 3)
 
 
 def run_locally(command: str, timeout: float | None = None) -> Reply:

@@ -95,6 +95,21 @@ def test_every_byte_value_and_the_framings_own_characters(
         assert alice.succeed(f"printf '%s' '{text}'") == text
 
 
+def test_short_outputs_rich_in_the_raw_frames_escapes(
+        machines: tuple[Driver, io.StringIO]) -> None:
+    """Outputs around the limit of what the guest's builtins read and send raw, heavy in
+    NUL, line ends, backslashes and bash's internal quote bytes, on the guest's own bash."""
+    alice = machine(machines[0], "alice")
+    rng = random.Random(256)
+    tricky = b"\0\n\\\x01\x7f'#=$!~.\r\xff"
+    for _ in range(300):
+        size = rng.choice([1, rng.randrange(0, 300), rng.randrange(250, 262)])
+        data = bytes(rng.choice(tricky) if rng.random() < 0.4 else rng.randrange(256)
+                     for _ in range(size))
+        octal = "".join(f"\\{b:03o}" for b in data)
+        assert raw(alice, f"printf '{octal}'") == data, data
+
+
 def test_random_sizes_against_the_guests_digest(machines: tuple[Driver, io.StringIO]) -> None:
     alice = machine(machines[0], "alice")
     rng = random.Random(15)
